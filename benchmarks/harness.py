@@ -1,0 +1,187 @@
+"""Benchmark harness: time a handgrad function beside its anchors in one process.
+
+Each ``benchmarks/bench_<area>.py`` module exposes ``cases() -> list[Case]``. A case holds the
+handgrad callable, its anchors (PyTorch CPU, scikit-learn, pycocotools, a textbook NumPy version...)
+and optional targets ``{anchor: max ratio}``, where ratio = handgrad time / anchor time (lower is
+better: 0.5 means handgrad takes half the anchor's time).
+
+Timing: ``warmup`` untimed calls, then ``repeats`` timed calls; the median is reported with the
+minimum and maximum. Every callable of a case runs in the same process, on the same inputs, one after
+the other, so the ratios compare like with like.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Case:
+    """One benchmarked operation: handgrad's callable and its anchors."""
+
+    area: str  # e.g. "conv"
+    name: str  # e.g. "conv_transpose2d fwd+bwd C2 float32"
+    ours: Callable[[], Any]
+    anchors: dict[str, Callable[[], Any]]
+    targets: dict[str, float] = field(default_factory=dict)  # anchor -> max ratio ours/anchor
+    repeats: int = 7
+    warmup: int = 2
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per call: median, min and max of the repeats."""
+
+    median: float
+    min: float
+    max: float
+
+
+@dataclass(frozen=True)
+class Result:
+    """Timings of one case and its ratios to each anchor."""
+
+    case: Case
+    ours: Timing
+    anchors: dict[str, Timing]
+
+    def ratio(self, anchor: str) -> float:
+        return self.ours.median / self.anchors[anchor].median
+
+    def verdicts(self) -> dict[str, bool]:
+        return {a: self.ratio(a) <= limit for a, limit in self.case.targets.items()}
+
+
+def time_callable(fn: Callable[[], Any], repeats: int, warmup: int) -> Timing:
+    """Median, min and max wall time of ``fn()`` over ``repeats`` calls after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return Timing(statistics.median(times), min(times), max(times))
+
+
+def run_case(case: Case) -> Result:
+    """Time handgrad and every anchor of ``case`` in this process."""
+    ours = time_callable(case.ours, case.repeats, case.warmup)
+    anchors = {
+        name: time_callable(fn, case.repeats, case.warmup) for name, fn in case.anchors.items()
+    }
+    return Result(case, ours, anchors)
+
+
+def machine_facts() -> dict[str, str]:
+    """CPU model, cores, Python, NumPy / torch versions and BLAS libraries in use."""
+    import numpy as np
+
+    facts = {
+        "cpu": _cpu_model(),
+        "cores": str(os.cpu_count()),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+    }
+    for module in ("torch", "sklearn", "pycocotools", "faster_coco_eval", "scipy"):
+        try:
+            mod = __import__(module)
+            facts[module] = getattr(mod, "__version__", "installed")
+        except ImportError:
+            facts[module] = "not installed"
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = [
+            f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} threads)"
+            for i in threadpool_info()
+            if i.get("user_api") == "blas"
+        ]
+        facts["blas"] = "; ".join(dict.fromkeys(blas)) or "unknown"
+    except ImportError:
+        facts["blas"] = "threadpoolctl not installed"
+    return facts
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _fmt_seconds(t: float) -> str:
+    if t >= 1:
+        return f"{t:.2f} s"
+    if t >= 1e-3:
+        return f"{t * 1e3:.1f} ms"
+    return f"{t * 1e6:.0f} µs"
+
+
+TABLE_HEAD = [
+    "| case | handgrad (median [min, max]) | anchor | anchor time | ratio | target | met |",
+    "|---|---|---|---|---|---|---|",
+]
+
+
+def area_section(area: str, results: list[Result], facts: dict[str, str]) -> str:
+    """One area's table, delimited by markers so a later run of other areas keeps it."""
+    lines = [f"<!-- area:{area} -->", f"## {area}", ""]
+    lines.append(
+        f"Run on {facts['cpu']} ({facts['cores']} cores), numpy {facts['numpy']}, "
+        f"torch {facts.get('torch', '?')}."
+    )
+    lines += ["", *TABLE_HEAD]
+    for r in results:
+        ours = (
+            f"{_fmt_seconds(r.ours.median)} "
+            f"[{_fmt_seconds(r.ours.min)}, {_fmt_seconds(r.ours.max)}]"
+        )
+        for anchor, timing in r.anchors.items():
+            limit = r.case.targets.get(anchor)
+            target = "" if limit is None else f"<= {limit:g}x"
+            met = "" if limit is None else ("yes" if r.ratio(anchor) <= limit else "**no**")
+            lines.append(
+                f"| {r.case.name} | {ours} | {anchor} | "
+                f"{_fmt_seconds(timing.median)} | {r.ratio(anchor):.2f}x | {target} | {met} |"
+            )
+    lines.append(f"<!-- /area:{area} -->")
+    return "\n".join(lines)
+
+
+def markdown(sections: dict[str, str], facts: dict[str, str]) -> str:
+    """The BENCHMARKS.md text: machine facts of the latest run, then one section per area."""
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`python -m benchmarks.run [area ...]`). Ratio = handgrad time /",
+        "anchor time (median of repeats, all in one process; lower is better). Target: the largest",
+        "ratio the issue accepts for that anchor.",
+        "",
+        "## Machine (latest run)",
+        "",
+    ]
+    lines += [f"- {k}: {v}" for k, v in facts.items()]
+    lines.append("")
+    lines += [sections[a] + "\n" for a in sorted(sections)]
+    return "\n".join(lines)
+
+
+SECTION = re.compile(r"<!-- area:(?P<area>[\w-]+) -->.*?<!-- /area:(?P=area) -->", re.S)
+
+
+def existing_sections(text: str) -> dict[str, str]:
+    """Area sections already in a BENCHMARKS.md, by area."""
+    return {m.group("area"): m.group(0) for m in SECTION.finditer(text)}
