@@ -1,0 +1,3 @@
+"""Detection evaluation (being written)."""
+
+__all__: list[str] = []

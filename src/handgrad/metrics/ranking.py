@@ -1,0 +1,3 @@
+"""Ranking metrics (being written)."""
+
+__all__: list[str] = []
