@@ -44,20 +44,38 @@ def solve(
     question: Annotated[
         int | None, typer.Option("--question", "-q", min=1, max=5, help="Only this question (1-5).")
     ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print every answer and check as JSON to stdout.")
+    ] = False,
+    html: Annotated[
+        str | None,
+        typer.Option(
+            "--html",
+            help="Write the self-contained HTML report here (default: handgrad-report.html, "
+            "not written with --json unless asked).",
+        ),
+    ] = None,
+    figures: Annotated[
+        bool, typer.Option("--figures/--no-figures", help="Draw the figures (default: yes).")
+    ] = True,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random examples.")] = 0,
 ) -> None:
-    """Recompute and verify the assignment's answers."""
-    from handgrad.solve import QUESTIONS
+    """Recompute and verify the assignment's answers (exit code 1 when a check fails)."""
+    from handgrad.solve.runner import run
 
-    console = Console()
-    missing = 0
-    for number, title in QUESTIONS.items():
-        if question is not None and number != question:
-            continue
-        console.print(f"[bold]Q{number}.[/bold] {title}")
-        console.print("    [yellow]not implemented yet[/yellow]: no answer is computed or shown.")
-        missing += 1
-    if missing:
-        console.print(f"{missing} question(s) not implemented yet.")
+    try:
+        code = run(
+            Console(),
+            question=question,
+            json_output=json_output,
+            html_path=html,
+            figures=figures,
+            seed=seed,
+        )
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
 
 
 def main() -> None:

@@ -1,0 +1,295 @@
+"""The report renderers (terminal, JSON, HTML), the data model, the exit code and a real browser.
+
+HTML structure is checked with the standard library's parser; the page is also loaded in headless
+Chromium (skipped, with the reason, only when no Chromium is installed).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from handgrad.solve import require
+from handgrad.solve import runner as solve_runner
+from handgrad.solve.figures import new_figure, to_svg
+from handgrad.solve.model import (
+    Answer,
+    Figure,
+    NotImplementedYet,
+    check_close,
+    check_equal,
+    jsonable,
+)
+from handgrad.solve.report import format_cell, render_console, summary, to_html, to_json
+
+VOID = {
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr",
+}  # fmt: skip
+
+
+class StructureParser(HTMLParser):
+    """Records nesting errors, the tags seen, and external references."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.tags: list[tuple[str, dict[str, str | None], tuple[str, ...]]] = []
+        self.external: list[str] = []
+        self.doctype: str | None = None
+
+    def handle_decl(self, decl: str) -> None:
+        self.doctype = decl
+
+    def _record(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        d = dict(attrs)
+        self.tags.append((tag, d, tuple(self.stack)))
+        for key in ("src", "href", "xlink:href", "data"):
+            v = d.get(key)
+            if v and not v.startswith("#") and not v.startswith("data:"):
+                self.external.append(f"<{tag} {key}={v!r}>")
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._record(tag, attrs)
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._record(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in VOID:
+            return
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"unexpected </{tag}> with open tags {self.stack[-3:]}")
+            return
+        self.stack.pop()
+
+
+def parse(document: str) -> StructureParser:
+    p = StructureParser()
+    p.feed(document)
+    p.close()
+    if p.stack:
+        p.errors.append(f"unclosed tags at the end: {p.stack}")
+    return p
+
+
+def chromium() -> str | None:
+    """Path of a Chromium executable, or None."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def dump_dom(path: Path, timeout: float = 60.0) -> str:
+    """Load ``path`` in headless Chromium (no network) and return the DOM after the load event."""
+    exe = chromium()
+    assert exe is not None
+    with tempfile.TemporaryDirectory() as profile:
+        result = subprocess.run(
+            [
+                exe,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+                f"--user-data-dir={profile}",
+                "--virtual-time-budget=5000",
+                "--dump-dom",
+                path.resolve().as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+# ------------------------------------------------------------------------------------ fixtures
+
+
+def _line_svg(y: list[float]) -> str:
+    fig, ax = new_figure(3.0, 2.0)
+    ax.plot(np.arange(len(y)), y)
+    return to_svg(fig)
+
+
+def _answers(failing: bool = False) -> list[Answer]:
+    a = Answer(2, "A question <with> & markup")
+    a.text("Hits at ranks 1 and 2 & more.")
+    a.formula("F", "x < y & y > z")
+    a.table("T", ["k", "value"], [[1, 0.123456789], [2, "2/3"]], digits=3)
+    a.matrix("M", np.array([[1.0, 2.0], [3.0, 4.0]]))
+    a.values["ap"] = 0.75
+    a.values["nan"] = float("nan")
+    a.checks.append(check_close("ok", 1.0, 1.0 + 1e-16, method="exact", tolerance=1e-15))
+    if failing:
+        a.checks.append(check_close("bad", 1.0, 1.1, method="closed form", tolerance=1e-12))
+    a.figures.append(Figure("one", "First", _line_svg([1.0, 2.0, 0.5]), "a caption"))
+    a.figures.append(Figure("two", "Second", _line_svg([3.0, 1.0])))
+    b = Answer(5, "Missing", status="not implemented", note="handgrad.conv is not available yet")
+    return [a, b]
+
+
+# ---------------------------------------------------------------------------------- data model
+
+
+def test_check_close_relative_error_worked_example():
+    # |1.0 - 1.1| / max(1.0, 1.1) = 0.1 / 1.1 = 0.0909...
+    c = check_close("x", 1.0, 1.1, method="m", tolerance=0.1)
+    assert c.error == pytest.approx(0.1 / 1.1, rel=1e-14)
+    assert c.passed
+    assert not check_close("x", 1.0, 1.1, method="m", tolerance=0.09).passed
+
+
+def test_check_close_shape_mismatch_and_nan_fail():
+    assert not check_close("x", np.ones(3), np.ones(4), method="m", tolerance=1.0).passed
+    assert not check_close("x", np.nan, 1.0, method="m", tolerance=1.0).passed
+    both_zero = check_close("x", np.zeros(2), np.zeros(2), method="m", tolerance=0.0)
+    assert both_zero.passed and both_zero.error == 0.0
+
+
+def test_check_equal():
+    assert check_equal("s", (9, 9), (9, 9), method="m").passed
+    c = check_equal("s", 8, 9, method="m")
+    assert (c.passed, c.error) == (False, 1.0)
+
+
+def test_jsonable_handles_numpy_fractions_and_non_finite():
+    from fractions import Fraction
+
+    out = jsonable(
+        {"a": np.arange(3), "b": Fraction(1, 4), "c": np.float32(0.5), 1: [np.inf, -np.inf, np.nan]}
+    )
+    assert out == {"a": [0, 1, 2], "b": 0.25, "c": 0.5, "1": ["inf", "-inf", "nan"]}
+    json.dumps(out, allow_nan=False)
+
+
+def test_format_cell():
+    assert format_cell(0.123456789, 3) == "0.123"
+    assert format_cell(7) == "7"
+    assert format_cell("4/7") == "4/7"
+
+
+def test_require_reports_missing_module_and_names():
+    with pytest.raises(NotImplementedYet, match=r"handgrad\.no_such_module"):
+        require("no_such_module", "f")
+    with pytest.raises(NotImplementedYet, match="no_such_function"):
+        require("gradcheck", "check_grad", "no_such_function")
+    (check_grad,) = require("gradcheck", "check_grad")
+    assert callable(check_grad)
+
+
+# ---------------------------------------------------------------------------------- renderers
+
+
+def test_summary_counts():
+    s = summary(_answers(failing=True))
+    assert s["checks"] == 2 and s["passed"] == 1 and s["failed"] == 1
+    assert s["failed_checks"] == ["Q2: bad"]
+    assert s["not_implemented"] == [5]
+    assert not s["all_passed"]
+
+
+def test_json_schema():
+    doc = json.loads(to_json(_answers(), seed=3, version="9.9"))
+    assert set(doc) == {"handgrad_version", "seed", "summary", "answers"}
+    assert doc["seed"] == 3 and doc["handgrad_version"] == "9.9"
+    first, second = doc["answers"]
+    assert set(first) == {
+        "question", "title", "status", "note", "passed", "values", "checks", "items", "figures",
+    }  # fmt: skip
+    assert first["values"] == {"ap": 0.75, "nan": "nan"}
+    assert [i["kind"] for i in first["items"]] == ["text", "formula", "table", "matrix"]
+    assert first["items"][3]["entries"] == [[1.0, 2.0], [3.0, 4.0]]
+    check = first["checks"][0]
+    assert set(check) == {"name", "method", "value", "reference", "error", "tolerance", "passed"}
+    assert check["passed"] is True
+    assert [f["name"] for f in first["figures"]] == ["one", "two"]
+    assert second["status"] == "not implemented" and "handgrad.conv" in second["note"]
+
+
+def test_console_marks_pass_fail_and_missing():
+    console = Console(record=True, width=120, color_system=None)
+    render_console(_answers(failing=True), console, html_path="r.html")
+    text = console.export_text()
+    assert "PASS" in text and "FAIL" in text
+    assert "1 of 2 checks passed" in text
+    assert "not implemented yet" in text and "Q5" in text
+    assert "figure: First (in r.html)" in text
+
+
+def _checked_html(document: str, n_figures: int) -> StructureParser:
+    p = parse(document)
+    assert p.errors == []
+    assert p.doctype is not None and p.doctype.lower() == "doctype html"
+    assert p.external == []  # self-contained: nothing to fetch
+    names = [t[0] for t in p.tags]
+    assert names[:2] == ["html", "head"]
+    metas = [t[1] for t in p.tags if t[0] == "meta"]
+    assert {"name": "viewport", "content": "width=device-width, initial-scale=1"} in metas
+    assert "link" not in names and all(not t[1].get("src") for t in p.tags if t[0] == "script")
+    figure_svgs = [t for t in p.tags if t[0] == "svg" and t[2] and t[2][-1] == "figure"]
+    assert len(figure_svgs) == n_figures
+    # Scalable: the CSS sets width 100% and height auto, which needs a viewBox.
+    assert all(t[1].get("viewbox") for t in figure_svgs)
+    return p
+
+
+def test_html_structure_escaping_and_responsiveness():
+    document = to_html(_answers(failing=True), seed=0, version="0")
+    p = _checked_html(document, 2)
+    assert "A question &lt;with&gt; &amp; markup" in document
+    assert "max-width: 100%" in document and "@media" in document
+    assert [t[1]["id"] for t in p.tags if t[0] == "section"] == ["q2", "q5"]
+    assert "1 of 2 checks failed" in document
+
+
+@pytest.mark.skipif(
+    chromium() is None, reason="Chromium is not installed (apt-get install chromium)"
+)
+def test_html_renders_in_headless_chromium(tmp_path):
+    path = tmp_path / "report.html"
+    path.write_text(to_html(_answers(), seed=0, version="0"), encoding="utf-8")
+    dom = dump_dom(path)
+    p = parse(dom)
+    body = next(t[1] for t in p.tags if t[0] == "body")
+    assert body.get("data-report-ready") == "yes"  # the inline script ran after the load event
+    assert body.get("data-figures") == "2"
+    assert len([t for t in p.tags if t[0] == "svg" and t[2] and t[2][-1] == "figure"]) == 2
+
+
+# ----------------------------------------------------------------------------------- exit code
+
+
+def test_runner_exit_code_and_files(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(solve_runner, "solve_all", lambda *a, **k: _answers(failing=True))
+    console = Console(record=True, width=100, color_system=None)
+    assert solve_runner.run(console) == solve_runner.EXIT_FAILED_CHECK
+    assert (tmp_path / solve_runner.DEFAULT_HTML).exists()
+    assert str(tmp_path / solve_runner.DEFAULT_HTML) in console.export_text()
+    monkeypatch.setattr(solve_runner, "solve_all", lambda *a, **k: _answers(failing=False))
+    (tmp_path / solve_runner.DEFAULT_HTML).unlink()
+    capsys.readouterr()
+    assert solve_runner.run(console, json_output=True) == 0
+    assert json.loads(capsys.readouterr().out)["summary"]["all_passed"] is True
+    assert not (tmp_path / solve_runner.DEFAULT_HTML).exists()  # --json alone writes no HTML
