@@ -1,0 +1,107 @@
+"""`handgrad solve` end to end: options, JSON, the HTML report in a browser, the exit code."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from handgrad.cli import app
+from solve.solve_html import checked_html, chromium, dump_dom, parse
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory):
+    """One full run (all questions, figures on) writing JSON to stdout and HTML to a file."""
+    out = tmp_path_factory.mktemp("solve") / "report.html"
+    result = runner.invoke(app, ["solve", "--json", "--html", str(out)])
+    return result, json.loads(result.stdout), out
+
+
+def test_json_covers_every_question(full_run):
+    result, doc, _ = full_run
+    assert [a["question"] for a in doc["answers"]] == [1, 2, 3, 4, 5]
+    s = doc["summary"]
+    assert s["checks"] == sum(len(a["checks"]) for a in doc["answers"])
+    assert s["failed"] == 0, s["failed_checks"]
+    assert result.exit_code == 0
+    for a in doc["answers"]:
+        if a["status"] == "solved":
+            assert a["checks"], f"Q{a['question']} has no check"
+            assert all(c["passed"] for c in a["checks"])
+        else:
+            assert a["status"] == "not implemented" and a["note"]
+            assert a["values"] == {} and a["checks"] == []
+
+
+def test_html_report_structure(full_run):
+    _, doc, path = full_run
+    n_figures = sum(len(a["figures"]) for a in doc["answers"])
+    p = checked_html(path.read_text(encoding="utf-8"), n_figures)
+    assert [t[1]["id"] for t in p.tags if t[0] == "section"] == [f"q{i}" for i in range(1, 6)]
+
+
+@pytest.mark.skipif(
+    chromium() is None, reason="Chromium is not installed (apt-get install chromium)"
+)
+def test_html_report_loads_in_chromium(full_run):
+    _, doc, path = full_run
+    n_figures = sum(len(a["figures"]) for a in doc["answers"])
+    body = next(t[1] for t in parse(dump_dom(path)).tags if t[0] == "body")
+    assert body.get("data-report-ready") == "yes"
+    assert body.get("data-figures") == str(n_figures)
+
+
+def test_default_run_prints_and_writes_report(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["solve", "--question", "5", "--no-figures"])
+    assert result.exit_code == 0, result.output
+    report = tmp_path / "handgrad-report.html"
+    assert report.exists()
+    flat = re.sub(r"\s+", "", result.output)
+    assert re.sub(r"\s+", "", str(report.resolve())) in flat
+    assert "Q5." in result.output and "Q1." not in result.output
+
+
+def test_question_option_range():
+    result = runner.invoke(app, ["solve", "--question", "6"])
+    assert result.exit_code == 2
+
+
+def test_failed_check_gives_non_zero_exit(tmp_path, monkeypatch):
+    conv = pytest.importorskip("handgrad.conv")
+    if not hasattr(conv, "conv_transpose2d"):
+        pytest.skip("handgrad.conv.conv_transpose2d has not landed")
+
+    original = conv.conv_transpose2d
+    monkeypatch.setattr(conv, "conv_transpose2d", lambda *a, **k: original(*a, **k) + 1e-3)
+    result = runner.invoke(app, ["solve", "-q", "5", "--json"])
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    assert doc["summary"]["failed"] >= 1 and not doc["summary"]["all_passed"]
+
+
+def test_library_value_error_is_one_clean_line(monkeypatch, tmp_path):
+    import handgrad.solve as solve
+
+    def boom(*args, **kwargs):
+        raise ValueError("kernel must be 2-D; got shape (3,)")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(solve, "solve_question", boom)
+    result = runner.invoke(app, ["solve", "-q", "1"])
+    assert result.exit_code == 2
+    assert "error: kernel must be 2-D; got shape (3,)" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_report_is_written_where_asked(tmp_path):
+    target = Path(tmp_path) / "sub.html"
+    result = runner.invoke(app, ["solve", "-q", "3", "--html", str(target), "--no-figures"])
+    assert result.exit_code == 0
+    assert target.exists()

@@ -1,0 +1,61 @@
+"""Q3: focal loss and cross-entropy on a grid of p and gamma."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from handgrad.solve import solve_question
+from handgrad.solve.q3_focal_loss import GAMMAS, PROBABILITIES
+
+
+@pytest.fixture(scope="module")
+def answer():
+    a = solve_question(3, figures=True)
+    if a.status != "solved":
+        pytest.skip(f"library piece missing: {a.note}")
+    return a
+
+
+def test_values(answer):
+    p = np.array(PROBABILITIES)
+    fl = np.asarray(answer.values["fl"])
+    ce = np.asarray(answer.values["ce"])
+    np.testing.assert_allclose(ce, -np.log(p), rtol=1e-15)
+    j = PROBABILITIES.index(0.5)
+    # gamma = 2, p = 1/2: (1/2)^2 * log 2 = 0.17328679...
+    assert fl[GAMMAS.index(2.0), j] == pytest.approx(0.25 * math.log(2), rel=1e-14)
+    # gamma = 5, p = 0.99: 0.01^5 * -log 0.99 = 1.005e-12
+    assert fl[GAMMAS.index(5.0), -1] == pytest.approx(1e-10 * -math.log(0.99), rel=1e-8)
+    np.testing.assert_allclose(fl[0], ce, rtol=1e-15)
+
+
+def test_ratio_is_modulating_factor(answer):
+    p = np.array(PROBABILITIES)
+    ratio = np.asarray(answer.values["ratio"])
+    for i, g in enumerate(GAMMAS):
+        np.testing.assert_allclose(ratio[i], (1 - p) ** g, rtol=1e-12)
+    # Well classified examples are down-weighted, misclassified ones barely: ratio 1e-4 vs 0.98.
+    assert ratio[GAMMAS.index(2.0), -1] == pytest.approx(1e-4, rel=1e-9)
+    assert ratio[GAMMAS.index(2.0), 0] == pytest.approx(0.9801, rel=1e-12)
+
+
+def test_checks_and_figure(answer):
+    assert len(answer.checks) == 3 and all(c.passed for c in answer.checks)
+    assert [f.name for f in answer.figures] == ["focal-loss"]
+    assert answer.figures[0].svg.count("<path") > len(GAMMAS)
+
+
+def test_wrong_focal_loss_fails(monkeypatch):
+    losses = pytest.importorskip("handgrad.losses")
+    if not hasattr(losses, "focal_loss_from_probability"):
+        pytest.skip("handgrad.losses.focal_loss_from_probability has not landed")
+
+    original = losses.focal_loss_from_probability
+    monkeypatch.setattr(
+        losses, "focal_loss_from_probability", lambda p, g: original(p, g) * (1 + 1e-6)
+    )
+    a = solve_question(3, figures=False)
+    assert not a.passed
