@@ -11,7 +11,6 @@ import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from oracle import assert_close, to_torch
 
 from handgrad.gradcheck import assert_grad_close
 from handgrad.losses import (
@@ -22,6 +21,7 @@ from handgrad.losses import (
     softmax_focal_loss_and_grad,
     softmax_focal_loss_grad,
 )
+from oracle import assert_close, to_torch
 
 REDUCTIONS = ("none", "mean", "sum")
 GAMMAS = (0.0, 0.5, 1.0, 2.0, 5.0)
