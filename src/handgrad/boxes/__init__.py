@@ -1,0 +1,31 @@
+"""Boxes: formats, pairwise IoU family, paired box losses with hand-derived gradients.
+
+Boxes are (..., 4) arrays, "xyxy" (x1, y1, x2, y2) by default; "xywh" and "cxcywh" are accepted
+wherever a ``fmt`` argument exists. Values follow torchvision's definitions; gradients are
+w.r.t. the first argument (``pred``), in its format, and agree with torch autograd on the same
+formulas, ties included (min / max split the gradient equally).
+
+Modules
+-------
+:mod:`~handgrad.boxes.formats`       box_convert (+ Jacobian, backward), box_area
+:mod:`~handgrad.boxes.pairwise`      box_iou, generalized_box_iou, distance_box_iou, complete_box_iou
+:mod:`~handgrad.boxes.losses`        iou / log_iou / giou / diou / ciou losses (+ _grad, _and_grad)
+:mod:`~handgrad.boxes.coord_losses`  l2_box_loss, smooth_l1_box_loss (+ _grad, _and_grad)
+:mod:`~handgrad.boxes.demo`          assignment question 4: equal L2, very different IoU
+:mod:`~handgrad.boxes._kernel`       the fused, blocked forward / backward and its math
+"""
+
+from handgrad.boxes import coord_losses, demo, formats, losses, pairwise
+from handgrad.boxes.coord_losses import *  # noqa: F403
+from handgrad.boxes.demo import *  # noqa: F403
+from handgrad.boxes.formats import *  # noqa: F403
+from handgrad.boxes.losses import *  # noqa: F403
+from handgrad.boxes.pairwise import *  # noqa: F403
+
+__all__ = [
+    *formats.__all__,
+    *pairwise.__all__,
+    *losses.__all__,
+    *coord_losses.__all__,
+    *demo.__all__,
+]
