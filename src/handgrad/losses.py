@@ -363,14 +363,15 @@ def _sigmoid_loss(
         )
     g = _gamma(gamma)
     x, t, binary = _binary_inputs(logits, targets)
+    shape = x.shape
+    x, t = np.atleast_1d(x, t)  # the kernels work on arrays (0-d ufunc results are scalars)
     normalizer = float(t.sum(dtype=np.float64)) if reduction == "normalized" else None
     loss, cache = _sigmoid_focal.sigmoid_focal_forward(x, t, a, g, binary, need_grad=grad)
-    out = apply_reduction(loss, reduction, normalizer) if value else None
+    out = apply_reduction(loss.reshape(shape), reduction, normalizer) if value else None
     dx = None
     if cache is not None:
-        dx = _sigmoid_focal.sigmoid_focal_backward(
-            reduction_scale(loss.size, reduction, normalizer), cache
-        )
+        scale = reduction_scale(loss.size, reduction, normalizer)
+        dx = _sigmoid_focal.sigmoid_focal_backward(scale, cache).reshape(shape)
     return out, dx
 
 
