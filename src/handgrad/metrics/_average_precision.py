@@ -1,0 +1,216 @@
+"""Sorting kernels and the four definitions of average precision (private; inputs are trusted).
+
+The public entry points live in :mod:`handgrad.metrics.ranking`, which validates and then calls these.
+
+Conventions
+-----------
+* Ranking is by descending score with a *stable* order: equal scores keep their input order, as
+  ``np.argsort(-score, kind="mergesort")`` in pycocotools and MATLAB's stable ``sort`` in the VOC devkit.
+* Scores are mapped to int64 *descending keys* (:func:`descending_keys`): ascending key order is
+  descending score order, equal keys are exactly equal scores (``-0.0`` and ``0.0`` share a key).
+* A ranked list is summarised by ``hit_ranks`` (P,): the 0-based positions of the positives in the
+  stable descending order, ascending. Precision at the k-th hit is ``k / (hit_ranks[k-1] + 1)`` and
+  recall ``k / n_positives``: the interpolated definitions need nothing else, because precision
+  between two hits only falls, so every envelope maximum sits on a hit.
+* Every interpolated definition reproduces its reference implementation's floating-point operations,
+  in the same order, so results agree bit for bit (see each function).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "COCO_RECALL_LEVELS",
+    "VOC07_RECALL_LEVELS",
+    "ap_coco",
+    "ap_step",
+    "ap_step_from_hit_ranks",
+    "ap_voc07",
+    "ap_voc12",
+    "curve_points",
+    "descending_keys",
+    "hit_ranks",
+    "step_points",
+]
+
+# The VOC devkit's levels: np.arange(0, 1.1, 0.1) computes i * 0.1, so three of the eleven levels lie
+# just above the decimal: 0.30000000000000004, 0.6000000000000001 and 0.7000000000000001. A recall of
+# exactly 3/10 (0.3) therefore does not reach the level "0.3" -- the devkit's quirk, kept on purpose.
+VOC07_RECALL_LEVELS = np.arange(0.0, 1.1, 0.1)  # (11,)
+# pycocotools' p.recThrs: np.linspace(0, 1, 101) computes i * 0.01 (e.g. 0.07 is 0.07000000000000001).
+COCO_RECALL_LEVELS = np.linspace(0.0, 1.0, 101)  # (101,)
+
+_LOW63 = np.int64(0x7FFFFFFFFFFFFFFF)
+
+
+def descending_keys(score: NDArray[np.floating]) -> NDArray[np.int64]:
+    """Int64 keys whose ascending order is the descending order of ``score`` (finite floats).
+
+    IEEE doubles order like sign-magnitude integers. With ``b`` the bit pattern of ``score + 0.0``
+    (which turns ``-0.0`` into ``0.0``), the key is ``~b`` for ``b >= 0`` and ``b`` with its sign bit
+    cleared for ``b < 0``: larger scores get smaller keys, equal scores equal keys. Sorting int64 is
+    markedly faster than sorting float64 (no NaN-aware comparisons), and the stable order of the keys
+    *is* ``np.argsort(-score, kind="stable")``. float32 is widened exactly to float64 first.
+    """
+    bits = (score.astype(np.float64, copy=False) + 0.0).view(np.int64)  # (n,)
+    key = bits >> 63  # (n,) 0 for b >= 0, -1 for b < 0
+    key &= _LOW63
+    np.invert(key, out=key)  # (n,) -1 for b >= 0, INT64_MIN for b < 0
+    key ^= bits
+    return key
+
+
+def _split_sorted(
+    is_pos: NDArray[np.bool_], key: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Keys of the positives and of the negatives, each sorted ascending (best score first)."""
+    return np.sort(key[is_pos]), np.sort(key[~is_pos])
+
+
+def hit_ranks(is_pos: NDArray[np.bool_], key: NDArray[np.int64]) -> NDArray[np.int64]:
+    """0-based ranks of the positives in the stable descending order, ascending. Shape (P,).
+
+    Equals ``np.flatnonzero(is_pos[np.argsort(key, kind="stable")])`` without the full argsort:
+    the k-th best positive (0-based) has rank k + (negatives ranked before it). Negatives with a
+    strictly better key are counted by ``searchsorted`` on the sorted negative keys; negatives with
+    an *equal* key come first only when their input index is smaller, which is settled by a stable
+    argsort of just the elements whose key is shared by a positive and a negative.
+    """
+    pos_key, neg_key = _split_sorted(is_pos, key)  # (P,), (N,)
+    P, N = pos_key.size, neg_key.size
+    ranks = np.arange(P, dtype=np.int64)  # (P,) positives ranked before each one
+    if N == 0 or P == 0:
+        return ranks
+    better = np.searchsorted(neg_key, pos_key, side="left")  # (P,) negatives strictly better
+    ranks += better
+    tied = neg_key[np.minimum(better, N - 1)] == pos_key  # (P,) a negative shares the score
+    if not tied.any():
+        return ranks
+    shared = np.unique(pos_key[tied])  # (S,) keys held by both classes
+    slot = np.searchsorted(shared, key)  # (n,)
+    np.minimum(slot, shared.size - 1, out=slot)
+    members = np.flatnonzero(shared[slot] == key)  # (M,) input indices holding a shared key
+    sub_key = key[members]  # (M,)
+    order = np.argsort(sub_key, kind="stable")  # (M,) by key, then input index
+    sub_key = sub_key[order]
+    sub_neg = ~is_pos[members[order]]  # (M,) negative flags in rank order
+    neg_before = np.cumsum(sub_neg) - sub_neg  # (M,) negatives before each, exclusive
+    new_group = np.empty(sub_key.size, dtype=bool)  # (M,) first element of a key group
+    new_group[0] = True
+    np.not_equal(sub_key[1:], sub_key[:-1], out=new_group[1:])
+    group = np.cumsum(new_group) - 1  # (M,) group id
+    in_group = (
+        neg_before - neg_before[np.flatnonzero(new_group)][group]
+    )  # (M,) tied negatives first
+    # The tied positives, in key order, are exactly the positives of the sub-ranking, in its order.
+    ranks[tied] += in_group[~sub_neg]
+    return ranks
+
+
+def step_points(
+    is_pos: NDArray[np.bool_], key: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """True and false positives at each distinct score held by a positive, best score first.
+
+    Returns ``tp, fp`` (T,): counts of positives and negatives with score >= that score. These are
+    the thresholds at which scikit-learn's recall steps; all other thresholds add zero to AP.
+    """
+    pos_key, neg_key = _split_sorted(is_pos, key)  # (P,), (N,)
+    P = pos_key.size
+    last = np.flatnonzero(pos_key[1:] != pos_key[:-1])  # (T-1,) last index of each key run
+    last = np.append(last, P - 1) if P else last  # (T,)
+    tp = last + 1  # (T,)
+    fp = np.searchsorted(neg_key, pos_key[last], side="right").astype(np.int64)  # (T,)
+    return tp, fp
+
+
+def curve_points(
+    is_pos: NDArray[np.bool_], key: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.intp]]:
+    """``tp, fp, index`` (T,) at every distinct score, best first; ``index`` points into the input.
+
+    scikit-learn's ``confusion_matrix_at_thresholds``: tp and fp count the samples with score >= the
+    threshold, ``index`` is one input position holding that score.
+    """
+    order = np.argsort(key, kind="stable")  # (n,)
+    sorted_key = key[order]  # (n,)
+    ends = np.flatnonzero(sorted_key[1:] != sorted_key[:-1])  # (T-1,) last of each tie run
+    ends = np.append(ends, key.size - 1)  # (T,)
+    tp = np.cumsum(is_pos[order], dtype=np.int64)[ends]  # (T,)
+    fp = ends + 1 - tp  # (T,)
+    return tp, fp, order[ends]
+
+
+def ap_step(tp: NDArray[np.int64], fp: NDArray[np.int64], n_positives: int) -> float:
+    r"""Step AP (scikit-learn): :math:`\sum_t (TP_t - TP_{t-1}) / n_{pos} \cdot TP_t / (TP_t + FP_t)`."""
+    gained = np.diff(tp, prepend=0)  # (T,) positives gained at each threshold
+    precision = tp / (tp + fp)  # (T,)
+    return float(np.sum(gained * precision)) / n_positives
+
+
+def ap_step_from_hit_ranks(ranks: NDArray[np.int64], n_positives: int) -> float:
+    """Step AP of an already ranked list (no ties): mean precision at the hits over ``n_positives``."""
+    precision = np.arange(1, ranks.size + 1) / (ranks + 1)  # (P,)
+    return float(np.sum(precision)) / n_positives
+
+
+def _envelope(precision: NDArray[np.float64]) -> NDArray[np.float64]:
+    """max of ``precision[k:]`` for each k: the interpolated precision at the k-th hit."""
+    return np.maximum.accumulate(precision[::-1])[::-1]
+
+
+def _at_levels(
+    recall: NDArray[np.float64], envelope: NDArray[np.float64], levels: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Envelope at the first hit with recall >= level; 0 where no hit reaches the level."""
+    idx = np.searchsorted(recall, levels, side="left")  # (L,)
+    out = np.zeros(levels.size)  # (L,)
+    reached = idx < recall.size
+    out[reached] = envelope[idx[reached]]
+    return out
+
+
+def ap_voc07(ranks: NDArray[np.int64], n_positives: int) -> float:
+    """11-point AP, the VOC devkit's ``voc_ap(rec, prec, use_07_metric=True)`` bit for bit.
+
+    The devkit computes ``prec = tp / max(tp + fp, eps)`` and ``rec = tp / npos`` per rank, then
+    ``ap = ap + max(prec[rec >= t]) / 11`` for t in ``np.arange(0, 1.1, 0.1)``, summed left to right.
+    """
+    k = np.arange(1, ranks.size + 1, dtype=np.float64)  # (P,) hits so far
+    recall = k / n_positives  # (P,)
+    p = _at_levels(recall, _envelope(k / (ranks + 1)), VOC07_RECALL_LEVELS)  # (11,)
+    ap = 0.0
+    for value in p.tolist():  # the devkit's sequential sum, term by term
+        ap = ap + value / 11.0
+    return ap
+
+
+def ap_voc12(ranks: NDArray[np.int64], n_positives: int) -> float:
+    """All-point AP, the VOC devkit's ``voc_ap(rec, prec, use_07_metric=False)`` bit for bit.
+
+    The devkit pads ``mrec = [0, rec, 1]``, ``mpre = [0, prec, 0]``, takes the envelope of ``mpre``
+    and sums ``(mrec[i+1] - mrec[i]) * mpre[i+1]`` with ``np.sum`` over the indices where recall
+    changes: once per hit, plus a final zero term when the hits do not reach recall 1.
+    """
+    k = np.arange(1, ranks.size + 1, dtype=np.float64)  # (P,)
+    recall = k / n_positives  # (P,)
+    terms = np.diff(recall, prepend=0.0) * _envelope(k / (ranks + 1))  # (P,)
+    if ranks.size == 0 or recall[-1] != 1.0:
+        terms = np.append(terms, 0.0)  # (P+1,) the step to the sentinel recall 1, precision 0
+    return float(np.sum(terms))
+
+
+def ap_coco(ranks: NDArray[np.int64], n_positives: int) -> float:
+    """101-point AP, pycocotools' ``COCOeval.accumulate`` for one category, bit for bit.
+
+    pycocotools computes ``pr = tp / (fp + tp + np.spacing(1))`` (so a hit at rank 1 has precision
+    1 / (1 + 2**-52) = 0.9999999999999998) and ``rc = tp / npig``, makes ``pr`` monotone from the
+    right, reads it at ``np.searchsorted(rc, recThrs, side="left")`` (levels past the last recall
+    count 0), and ``summarize`` takes ``np.mean`` over the 101 levels.
+    """
+    k = np.arange(1, ranks.size + 1, dtype=np.float64)  # (P,)
+    precision = k / ((ranks + 1).astype(np.float64) + np.spacing(1))  # (P,)
+    q = _at_levels(k / n_positives, _envelope(precision), COCO_RECALL_LEVELS)  # (101,)
+    return float(np.mean(q))
