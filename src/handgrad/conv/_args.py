@@ -1,0 +1,228 @@
+"""Argument checking for the convolution entry points (PyTorch's rules, handgrad's messages).
+
+Every public function in :mod:`handgrad.conv` calls one ``prepare_*`` helper here once; the
+computational kernels trust what they receive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from handgrad._checks import as_float_array, check_choice, check_pair, check_positive_int
+
+FloatArray = NDArray[np.floating]
+
+__all__ = [
+    "Geometry",
+    "check_grad_out",
+    "prepare_conv2d",
+    "prepare_conv_transpose2d",
+    "prepare_kernel_args",
+]
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Spatial parameters of one 2-D convolution, all as (h, w) pairs.
+
+    ``pads`` is (top, bottom, left, right): PyTorch's "same" padding puts the odd extra row and
+    column at the bottom and right.
+    """
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    pads: tuple[int, int, int, int]
+    groups: int
+
+
+def _pads_from(
+    padding: Any, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]
+) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) from an int, a pair, "valid" or "same" (stride 1 only)."""
+    if isinstance(padding, str):
+        check_choice(padding, "padding", ("same", "valid"))
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if stride != (1, 1):
+            raise ValueError(
+                f"padding='same' needs stride 1 (as in PyTorch: the output size would depend on "
+                f"where the padding goes); got stride={stride}"
+            )
+        total_h = dilation[0] * (kernel[0] - 1)
+        total_w = dilation[1] * (kernel[1] - 1)
+        return (total_h // 2, total_h - total_h // 2, total_w // 2, total_w - total_w // 2)
+    ph, pw = check_pair(padding, "padding", allow_zero=True)
+    return (ph, ph, pw, pw)
+
+
+def prepare_kernel_args(
+    kernel: tuple[int, int], stride: Any, padding: Any, dilation: Any, groups: Any = 1
+) -> Geometry:
+    """Validate stride, padding, dilation and groups for a kernel of size ``kernel``."""
+    st = check_pair(stride, "stride", allow_zero=False)
+    dl = check_pair(dilation, "dilation", allow_zero=False)
+    g = check_positive_int(groups, "groups")
+    return Geometry(kernel, st, dl, _pads_from(padding, kernel, st, dl), g)
+
+
+def _float_pair(
+    x: ArrayLike, x_name: str, w: ArrayLike, w_name: str
+) -> tuple[FloatArray, FloatArray]:
+    xa = as_float_array(x, x_name)
+    wa = as_float_array(w, w_name)
+    dtype = np.result_type(xa.dtype, wa.dtype)
+    return xa.astype(dtype, copy=False), wa.astype(dtype, copy=False)
+
+
+def _batched(x: FloatArray, name: str, spatial: int) -> tuple[FloatArray, bool]:
+    """Accept (N, C, *S) or unbatched (C, *S) input; return the batched array and the flag."""
+    if x.ndim == spatial + 1:
+        return x[None], True
+    if x.ndim != spatial + 2:
+        dims = "(N, C, H, W)" if spatial == 2 else "(N, C, L)"
+        raise ValueError(f"{name} must be {spatial + 2}-D {dims} or unbatched; got shape {x.shape}")
+    return x, False
+
+
+def _bias(bias: ArrayLike | None, channels: int, dtype: Any) -> FloatArray | None:
+    if bias is None:
+        return None
+    b = as_float_array(bias, "bias").astype(dtype, copy=False)
+    if b.shape != (channels,):
+        raise ValueError(f"bias must have shape (C_out,) = ({channels},); got {b.shape}")
+    return b
+
+
+def _check_groups(c_in: int, c_out: int, groups: int, layout: str) -> None:
+    if c_in % groups or c_out % groups:
+        raise ValueError(
+            f"groups must divide both channel counts; got groups={groups}, C_in={c_in}, "
+            f"C_out={c_out} (weight layout {layout})"
+        )
+
+
+def prepare_conv2d(
+    x: ArrayLike,
+    weight: ArrayLike,
+    bias: ArrayLike | None,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    groups: Any,
+) -> tuple[FloatArray, FloatArray, FloatArray | None, Geometry, bool, tuple[int, int]]:
+    """Check conv2d's arguments; return (x, weight, bias, geometry, unbatched, output (H, W))."""
+    xa, wa = _float_pair(x, "x", weight, "weight")
+    xa, unbatched = _batched(xa, "x", 2)
+    if wa.ndim != 4:
+        raise ValueError(f"weight must be 4-D (C_out, C_in / groups, kh, kw); got shape {wa.shape}")
+    geom = prepare_kernel_args((wa.shape[2], wa.shape[3]), stride, padding, dilation, groups)
+    c_out, c_in_g = wa.shape[0], wa.shape[1]
+    if min(wa.shape) < 1 or xa.shape[1] < 1:
+        raise ValueError(f"x and weight must be non-empty; got {xa.shape} and {wa.shape}")
+    _check_groups(xa.shape[1], c_out, geom.groups, "(C_out, C_in / groups, kh, kw)")
+    if xa.shape[1] != c_in_g * geom.groups:
+        raise ValueError(
+            f"x has C_in = {xa.shape[1]} channels but weight {wa.shape} with groups="
+            f"{geom.groups} expects C_in = weight.shape[1] * groups = {c_in_g * geom.groups}"
+        )
+    out_hw = _conv_out_hw(xa.shape[2:], geom)
+    return xa, wa, _bias(bias, c_out, xa.dtype), geom, unbatched, out_hw
+
+
+def _conv_out_hw(in_hw: tuple[int, ...], geom: Geometry) -> tuple[int, int]:
+    pt, pb, pl, pr = geom.pads
+    sizes = []
+    for axis, n, k, s, d, p in (
+        ("height", in_hw[0], geom.kernel[0], geom.stride[0], geom.dilation[0], pt + pb),
+        ("width", in_hw[1], geom.kernel[1], geom.stride[1], geom.dilation[1], pl + pr),
+    ):
+        k_eff = d * (k - 1) + 1
+        if n < 1:
+            raise ValueError(f"x must have a positive {axis}; got {n}")
+        if k_eff > n + p:
+            raise ValueError(
+                f"kernel larger than padded input along the {axis}: the dilated kernel spans "
+                f"d(k - 1) + 1 = {k_eff} (k={k}, dilation={d}) but the padded input has "
+                f"{n + p} (size {n} + padding {p})"
+            )
+        sizes.append((n + p - k_eff) // s + 1)
+    return sizes[0], sizes[1]
+
+
+def prepare_conv_transpose2d(
+    x: ArrayLike,
+    weight: ArrayLike,
+    bias: ArrayLike | None,
+    stride: Any,
+    padding: Any,
+    output_padding: Any,
+    groups: Any,
+    dilation: Any,
+) -> tuple[
+    FloatArray, FloatArray, FloatArray | None, Geometry, bool, tuple[int, int], tuple[int, int]
+]:
+    """Check conv_transpose2d's arguments.
+
+    Returns (x, weight, bias, geometry, unbatched, output (H, W), output_padding pair).
+    """
+    xa, wa = _float_pair(x, "x", weight, "weight")
+    xa, unbatched = _batched(xa, "x", 2)
+    if wa.ndim != 4:
+        raise ValueError(f"weight must be 4-D (C_in, C_out / groups, kh, kw); got shape {wa.shape}")
+    if isinstance(padding, str):
+        raise ValueError(
+            f"padding must be an int or an (h, w) pair for conv_transpose2d (PyTorch has no "
+            f"'same'/'valid' there); got {padding!r}"
+        )
+    geom = prepare_kernel_args((wa.shape[2], wa.shape[3]), stride, padding, dilation, groups)
+    op = check_pair(output_padding, "output_padding", allow_zero=True)
+    if min(wa.shape) < 1:
+        raise ValueError(f"weight must be non-empty; got shape {wa.shape}")
+    c_in, c_out_g = wa.shape[0], wa.shape[1]
+    if xa.shape[1] != c_in:
+        raise ValueError(
+            f"x has C_in = {xa.shape[1]} channels but weight (C_in, C_out / groups, kh, kw) "
+            f"has shape {wa.shape}"
+        )
+    _check_groups(c_in, c_out_g * geom.groups, geom.groups, "(C_in, C_out / groups, kh, kw)")
+    out = []
+    for axis in (0, 1):
+        n, k, s, d, p, a = (
+            xa.shape[2 + axis],
+            geom.kernel[axis],
+            geom.stride[axis],
+            geom.dilation[axis],
+            geom.pads[2 * axis],
+            op[axis],
+        )
+        name = ("height", "width")[axis]
+        if n < 1:
+            raise ValueError(f"x must have a positive {name}; got {n}")
+        if a >= max(s, d):
+            raise ValueError(
+                f"output_padding must be smaller than stride or dilation (PyTorch's rule: "
+                f"0 <= output_padding < max(stride, dilation)); got output_padding={a} with "
+                f"stride={s}, dilation={d} along the {name}"
+            )
+        size = (n - 1) * s - 2 * p + d * (k - 1) + 1 + a
+        if size < 1:
+            raise ValueError(
+                f"non-positive output {name}: (n - 1) s - 2p + d(k - 1) + 1 + a = {size} "
+                f"(n={n}, kernel={k}, stride={s}, padding={p}, dilation={d}, output_padding={a})"
+            )
+        out.append(size)
+    c_out = c_out_g * geom.groups
+    return xa, wa, _bias(bias, c_out, xa.dtype), geom, unbatched, (out[0], out[1]), op
+
+
+def check_grad_out(grad_out: ArrayLike, shape: tuple[int, ...], dtype: Any) -> FloatArray:
+    """grad_out as a float array of exactly the forward output's ``shape``."""
+    g = as_float_array(grad_out, "grad_out").astype(dtype, copy=False)
+    if g.shape != shape:
+        raise ValueError(f"grad_out must have the forward output's shape {shape}; got {g.shape}")
+    return g

@@ -1,0 +1,231 @@
+r"""The GEMM machinery shared by conv2d and conv_transpose2d: im2col, col2im, weight gradients.
+
+Two layouts of one weight tensor serve both operations (groups ``G``, ``kk = kh * kw``):
+
+* *gather* (conv2d forward, conv_transpose2d's input gradient): weight ``(G * Og, Cg, kh, kw)``,
+
+  .. math:: y[n, o, i, j] = \sum_{c, u, v} w[o, c, u, v]\, x_p[n, c, i s_h + u d_h, j s_w + v d_w]
+
+  computed as ``W_g (Og, Cg kk) @ cols_g (Cg kk, Ho Wo)`` per sample, with ``cols`` the im2col
+  matrix of the padded input.
+* *scatter* (conv_transpose2d forward, conv2d's input gradient): weight ``(G * Cg, Og, kh, kw)``,
+
+  .. math:: y_p[n, o, i s_h + u d_h, j s_w + v d_w] \mathrel{+}= \sum_c w[c, o, u, v]\, x[n, c, i, j]
+
+  computed as ``W_g^T (Og kk, Cg) @ x_g (Cg, H W)`` per sample followed by col2im.
+
+col2im uses the sub-pixel (phase) decomposition: output rows ``r = i s + u d`` with the same
+``r mod s`` form a dense stride-1 grid, so every tap adds a contiguous block into one of the
+``s_h s_w`` phase arrays; the phases are interleaved once at the end, cropping the padding.
+
+Memory: the batch is processed in chunks of samples so that one im2col / column buffer holds at
+most ``_CHUNK_ELEMENTS`` elements (or one sample, if a sample alone is larger). Beyond the input
+and output, a call allocates that buffer, the GEMM result of the chunk and (for col2im) the phase
+arrays of the chunk (about the size of the chunk's padded output).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.floating]
+
+# Largest im2col / column buffer (elements) per chunk of samples: 4 Mi elements (16 MiB float32,
+# 32 MiB float64) keeps a chunk's working set near the last-level cache.
+_CHUNK_ELEMENTS = 1 << 22
+
+__all__ = [
+    "batch_chunks",
+    "col2im",
+    "gather_conv",
+    "im2col",
+    "pad2d",
+    "scatter_conv",
+]
+
+
+def batch_chunks(n: int, per_sample: int) -> Iterator[slice]:
+    """Slices of the batch whose column buffers hold at most ``_CHUNK_ELEMENTS`` elements."""
+    step = max(1, _CHUNK_ELEMENTS // max(per_sample, 1))
+    for start in range(0, n, step):
+        yield slice(start, min(n, start + step))
+
+
+def pad2d(x: FloatArray, pads: tuple[int, int, int, int]) -> FloatArray:
+    """Zero-pad (N, C, H, W) by (top, bottom, left, right); returns ``x`` itself when no padding."""
+    pt, pb, pl, pr = pads
+    if not (pt or pb or pl or pr):
+        return x
+    N, C, H, W = x.shape
+    xp = np.zeros((N, C, H + pt + pb, W + pl + pr), dtype=x.dtype)  # (N, C, Hp, Wp)
+    xp[:, :, pt : pt + H, pl : pl + W] = x
+    return xp
+
+
+def im2col(
+    xp: FloatArray,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    out_hw: tuple[int, int],
+) -> FloatArray:
+    """Columns of a padded input: (N, C, Hp, Wp) -> (N, C * kh * kw, Ho * Wo), one copy.
+
+    ``cols[n, (c, u, v), (i, j)] = xp[n, c, i s_h + u d_h, j s_w + v d_w]``; only the first
+    ``Ho`` x ``Wo`` windows are read, so unreached trailing rows of ``xp`` are ignored.
+    """
+    N, C = xp.shape[:2]
+    kh, kw = kernel
+    Ho, Wo = out_hw
+    sn, sc, sh, sw = xp.strides
+    windows = as_strided(  # (N, C, kh, kw, Ho, Wo) view, no copy
+        xp,
+        shape=(N, C, kh, kw, Ho, Wo),
+        strides=(sn, sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1]),
+        writeable=False,
+    )
+    return windows.reshape(N, C * kh * kw, Ho * Wo)  # the copy
+
+
+def col2im(
+    cols: FloatArray,
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    full_hw: tuple[int, int],
+    crop: tuple[int, int],
+    out: FloatArray,
+) -> None:
+    """Scatter-add columns (N, C, kh, kw, Hi, Wi) into ``out`` (N, C, Ho, Wo), cropped.
+
+    With the full (uncropped) grid ``yf`` of size ``full_hw`` (zero beyond the last tap),
+    ``yf[n, c, i s_h + u d_h, j s_w + v d_w] += cols[n, c, u, v, i, j]`` and
+    ``out = yf[:, :, top : top + Ho, left : left + Wo]`` with ``crop = (top, left)``.
+    """
+    N, C, kh, kw, Hi, Wi = cols.shape
+    sh, sw = stride
+    dh, dw = dilation
+    Hq, Wq = -(-full_hw[0] // sh), -(-full_hw[1] // sw)  # rows / columns per phase
+    phases = np.zeros((sh, sw, N, C, Hq, Wq), dtype=out.dtype)  # phase (a, b): rows = a mod sh
+    for u in range(kh):
+        qu, a = divmod(u * dh, sh)
+        for v in range(kw):
+            qv, b = divmod(v * dw, sw)
+            phases[a, b, :, :, qu : qu + Hi, qv : qv + Wi] += cols[:, :, u, v]
+    Ho, Wo = out.shape[2:]
+    top, left = crop
+    for a in range(sh):
+        y0 = (a - top) % sh  # first output row whose full row (y + top) is in phase a
+        if y0 >= Ho:
+            continue
+        q0 = (y0 + top) // sh
+        ny = len(range(y0, Ho, sh))
+        for b in range(sw):
+            x0 = (b - left) % sw
+            if x0 >= Wo:
+                continue
+            p0 = (x0 + left) // sw
+            nx = len(range(x0, Wo, sw))
+            out[:, :, y0::sh, x0::sw] = phases[a, b, :, :, q0 : q0 + ny, p0 : p0 + nx]
+
+
+def gather_conv(
+    x: FloatArray,
+    weight: FloatArray | None,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    pads: tuple[int, int, int, int],
+    out_hw: tuple[int, int],
+    groups: int,
+    other: FloatArray | None = None,
+) -> tuple[FloatArray | None, FloatArray | None]:
+    """conv2d forward as im2col + GEMM, and/or a weight gradient from the same columns.
+
+    Parameters
+    ----------
+    x : (N, G * Cg, H, W)
+        Input; its columns ``cols[n]`` (G, Cg kh kw, Ho Wo) are built chunk by chunk.
+    weight : (G * Og, Cg, kh, kw) gather layout, or None to skip the forward product.
+    kernel : (kh, kw)
+    other : (N, G * B, Ho, Wo), optional
+        If given, also return ``dw[g] = sum_n other[n, g] @ cols[n, g]^T``, shape (G, B, Cg kh kw):
+        conv2d's weight gradient when ``other`` is grad_out, conv_transpose2d's when ``x`` is
+        grad_out and ``other`` the transposed convolution's input.
+
+    Returns
+    -------
+    y : (N, G * Og, Ho, Wo) or None
+    dw : (G, B, Cg kh kw) or None
+    """
+    N, Cin = x.shape[:2]
+    G = groups
+    kh, kw = kernel
+    Cg = Cin // G
+    K = Cg * kh * kw
+    Ho, Wo = out_hw
+    L = Ho * Wo
+    y = None
+    if weight is not None:
+        Og = weight.shape[0] // G
+        Wg = weight.reshape(G, Og, K)  # (G, Og, Cg kk)
+        y = np.empty((N, G * Og, Ho, Wo), dtype=x.dtype)  # (N, O, Ho, Wo)
+    dw = None
+    if other is not None:
+        dw = np.zeros((G, other.shape[1] // G, K), dtype=x.dtype)  # (G, B, Cg kk)
+    pointwise = (kh, kw) == (1, 1) and stride == (1, 1) and not any(pads)
+    for sl in batch_chunks(N, Cin * kh * kw * L):
+        n = sl.stop - sl.start
+        if pointwise:  # a 1 x 1 kernel needs no im2col
+            cols = x[sl, :, :Ho, :Wo].reshape(n, G, K, L)  # (n, G, Cg, Ho Wo)
+        else:
+            xp = pad2d(x[sl], pads)  # (n, Cin, Hp, Wp)
+            cols = im2col(xp, kernel, stride, dilation, out_hw).reshape(n, G, K, L)
+        if y is not None:
+            np.matmul(Wg, cols, out=y[sl].reshape(n, G, Og, L))
+        if dw is not None and other is not None:
+            o = other[sl].reshape(n, G, -1, L)  # (n, G, B, Ho Wo)
+            dw += np.matmul(o, cols.transpose(0, 1, 3, 2)).sum(axis=0)
+    return y, dw
+
+
+def scatter_conv(
+    x: FloatArray,
+    weight: FloatArray,
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    crop: tuple[int, int],
+    full_hw: tuple[int, int],
+    out_hw: tuple[int, int],
+    groups: int,
+) -> FloatArray:
+    """conv_transpose2d forward as GEMM + col2im.
+
+    Parameters
+    ----------
+    x : (N, G * Cg, H, W)
+    weight : (G * Cg, Og, kh, kw), scatter layout.
+    crop : (top, left) rows / columns of the full grid dropped before the output starts.
+    full_hw : size of the full grid (at least the last tap's reach).
+    out_hw : (Ho, Wo) of the returned array.
+
+    Returns
+    -------
+    y : (N, G * Og, Ho, Wo)
+    """
+    N, C, H, W = x.shape
+    G = groups
+    _, Og, kh, kw = weight.shape
+    Cg, M = C // G, Og * kh * kw
+    L = H * W
+    Wt = weight.reshape(G, Cg, M).transpose(0, 2, 1)  # (G, Og kk, Cg) transposed view
+    y = np.empty((N, G * Og, *out_hw), dtype=x.dtype)  # (N, O, Ho, Wo)
+    for sl in batch_chunks(N, G * M * L):
+        n = sl.stop - sl.start
+        xg = x[sl].reshape(n, G, Cg, L)  # (n, G, Cg, H W)
+        cols = np.matmul(Wt, xg)  # (n, G, Og kk, H W)
+        col2im(cols.reshape(n, G * Og, kh, kw, H, W), stride, dilation, full_hw, crop, y[sl])
+    return y
