@@ -13,6 +13,7 @@ from handgrad._reduction import (
     REDUCTIONS,
     apply_reduction,
     check_reduction,
+    reduce_total,
     reduction_grad,
     reduction_scale,
 )
@@ -119,3 +120,20 @@ def test_bad_reduction_and_normalizer() -> None:
     for bad in (-1.0, np.nan, np.inf):
         with pytest.raises(ValueError, match="normalizer must be a finite count >= 0"):
             reduction_scale(3, "normalized", normalizer=bad)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_reduce_total_matches_apply_reduction(dtype: type, rng: np.random.Generator) -> None:
+    loss = rng.random((4, 5)).astype(dtype)
+    for reduction in ("mean", "sum", "normalized"):
+        out = reduce_total(float(loss.sum()), loss.size, reduction, dtype, normalizer=3)
+        assert isinstance(out, dtype)
+        assert out == apply_reduction(loss, reduction, normalizer=3)
+    # worked example: total 9 over 3 elements
+    assert reduce_total(9.0, 3, "mean", np.float64) == 3.0
+    assert reduce_total(9.0, 0, "mean", np.float64) == 0.0  # mean of nothing
+    assert reduce_total(9.0, 3, "normalized", np.float64, normalizer=0) == 9.0
+    with pytest.raises(ValueError, match="no scalar value"):
+        reduce_total(9.0, 3, "none", np.float64)
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        reduce_total(9.0, 3, "max", np.float64)

@@ -27,6 +27,10 @@ API (stable; ``handgrad.losses`` and ``handgrad.boxes`` import it)
 ``apply_reduction(loss, reduction, normalizer=None)``
     ``loss`` itself for ``"none"``, else a NumPy scalar of ``loss.dtype`` (``np.float32`` for
     float32 input).
+``reduce_total(total, n, reduction, dtype, normalizer=None)``
+    The same scalar from a precomputed ``total = loss.sum()`` of ``n`` elements, for losses that
+    accumulate their sum block by block and never hold the whole loss array;
+    ``apply_reduction`` is ``reduce_total(loss.sum(), loss.size, ...)``.
 ``reduction_scale(n, reduction, normalizer=None)``
     The constant factor ``c`` with ``dR/dl_i = c`` for every element (1, 1/n, 1/max(1, m)); ``0``
     for the mean of nothing. Lets a fused backward scale in place instead of allocating ones.
@@ -49,6 +53,7 @@ __all__ = [
     "REDUCTIONS",
     "apply_reduction",
     "check_reduction",
+    "reduce_total",
     "reduction_grad",
     "reduction_scale",
 ]
@@ -102,19 +107,32 @@ def apply_reduction(
     ndarray or numpy scalar
         ``loss`` unchanged for ``"none"``; otherwise a scalar of ``loss.dtype``.
     """
-    dtype = loss.dtype.type
     if reduction == "none":
         return loss
+    return reduce_total(loss.sum(), loss.size, reduction, loss.dtype, normalizer)
+
+
+def reduce_total(
+    total: float,
+    n: int,
+    reduction: str,
+    dtype: DTypeLike,
+    normalizer: float | None = None,
+) -> np.floating:
+    """The reduced loss from the sum ``total`` of ``n`` per-element losses (``reduction != "none"``).
+
+    ``"sum"``: ``total``; ``"mean"``: ``total / n`` (0 when ``n == 0``); ``"normalized"``:
+    ``total / max(1, normalizer)``. The division is done in float64 and rounded once to ``dtype``.
+    """
+    cast: Any = np.dtype(dtype).type  # np.float32 or np.float64
     if reduction == "sum":
-        return dtype(loss.sum())
+        return cast(total)
     if reduction == "mean":
-        if loss.size == 0:
-            return dtype(0)
-        return dtype(loss.sum() / dtype(loss.size))
+        return cast(0) if n == 0 else cast(float(total) / n)
     if reduction == "normalized":
-        return dtype(loss.sum() / dtype(_normalizer_count(normalizer)))
+        return cast(float(total) / _normalizer_count(normalizer))
     check_reduction(reduction, ALL_REDUCTIONS)  # raises with the standard message
-    raise AssertionError("unreachable")  # pragma: no cover
+    raise ValueError(f"reduction {reduction!r} has no scalar value")
 
 
 def reduction_scale(n: int, reduction: str, normalizer: float | None = None) -> float:
