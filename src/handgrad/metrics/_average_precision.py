@@ -96,7 +96,7 @@ def hit_ranks(is_pos: NDArray[np.bool_], key: NDArray[np.int64]) -> NDArray[np.i
     order = np.argsort(sub_key, kind="stable")  # (M,) by key, then input index
     sub_key = sub_key[order]
     sub_neg = ~is_pos[members[order]]  # (M,) negative flags in rank order
-    neg_before = np.cumsum(sub_neg) - sub_neg  # (M,) negatives before each, exclusive
+    neg_before: NDArray[np.int64] = np.cumsum(sub_neg, dtype=np.int64) - sub_neg  # (M,) exclusive
     new_group = np.empty(sub_key.size, dtype=bool)  # (M,) first element of a key group
     new_group[0] = True
     np.not_equal(sub_key[1:], sub_key[:-1], out=new_group[1:])

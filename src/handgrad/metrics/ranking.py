@@ -29,6 +29,9 @@ Conventions
   The interpolated methods rank by descending score with a stable sort (ties keep input order), as
   pycocotools (``np.argsort(-score, kind="mergesort")``) and the MATLAB VOC devkit (stable ``sort``) do;
   the devkit's Python port uses an unstable quicksort, whose order among ties is unspecified.
+* voc07 and voc12 keep the devkit's floating-point order, so a perfect ranking can give
+  1.0000000000000002 or 0.9999999999999999 (voc07 adds 1/11 eleven times); coco's lone hit at rank 1
+  gives 0.9999999999999999. Bit-for-bit agreement is the contract, not rounding to 1.
 * Interpolated precision at recall r is :math:`P_{interp}(r) = \max\{P_k : R_k \ge r\}` (0 if no rank
   reaches r).
 """
