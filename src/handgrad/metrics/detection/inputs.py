@@ -1,0 +1,339 @@
+"""Loading and validating detection-evaluation inputs.
+
+Ground truth is a COCO dict (or the path of a COCO JSON file) with ``images``, ``categories`` and
+``annotations``. Each annotation needs ``id``, ``image_id``, ``category_id``, ``bbox`` (x, y, w, h) and
+``area``; ``iscrowd`` and ``difficult`` default to 0. Detections are a COCO result list (dicts with
+``image_id``, ``category_id``, ``bbox``, ``score``), the path of such a JSON file, an ``(N, 7)`` array
+with rows ``(image_id, x, y, w, h, score, category_id)`` (pycocotools' ``loadNumpyAnnotations``
+layout), or a dict of arrays with the keys ``image_id``, ``category_id``, ``bbox`` (N, 4) and ``score``.
+
+Malformed input raises ``ValueError`` (or ``TypeError`` for the wrong kind of object) naming the
+offending entry: a missing key, a box that is not four finite numbers, a box of negative width or
+height, an image or category id that the ground truth does not list.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "CocoGroundTruth",
+    "DetectionEvalWarning",
+    "Detections",
+    "load_coco_ground_truth",
+    "load_detections",
+]
+
+
+class DetectionEvalWarning(UserWarning):
+    """A known trap of COCO-style evaluation that silently changes the numbers."""
+
+
+@dataclass(frozen=True)
+class CocoGroundTruth:
+    """Ground truth of a COCO dataset as flat arrays (annotations in file order).
+
+    Attributes
+    ----------
+    image_ids : (I,) int64
+        Ids of the ``images`` entries, in file order.
+    category_ids : (K,) int64
+        Ids of the ``categories`` entries, in file order.
+    category_names : dict
+        Category id -> ``name`` (the id as text when the entry has no name).
+    ann_id, ann_image_id, ann_category_id : (G,) int64
+        Annotation id, image id and category id of each annotation.
+    bbox : (G, 4) float64
+        Boxes as (x, y, w, h).
+    area : (G,) float64
+        The annotation's ``area`` field (what COCO's area ranges test; not w * h).
+    iscrowd, difficult : (G,) bool
+        Crowd and VOC "difficult" flags.
+    """
+
+    image_ids: NDArray[np.int64]
+    category_ids: NDArray[np.int64]
+    category_names: dict[int, str]
+    ann_id: NDArray[np.int64]
+    ann_image_id: NDArray[np.int64]
+    ann_category_id: NDArray[np.int64]
+    bbox: NDArray[np.float64]
+    area: NDArray[np.float64]
+    iscrowd: NDArray[np.bool_]
+    difficult: NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class Detections:
+    """Detections as flat arrays, in input order.
+
+    Attributes
+    ----------
+    image_id, category_id : (N,) int64
+    bbox : (N, 4) float64, boxes as (x, y, w, h)
+    score : (N,) float64
+    """
+
+    image_id: NDArray[np.int64]
+    category_id: NDArray[np.int64]
+    bbox: NDArray[np.float64]
+    score: NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return int(self.score.shape[0])
+
+
+def _read_json(source: str | os.PathLike[str], name: str) -> Any:
+    try:
+        with open(source) as f:
+            return json.load(f)
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot read file {os.fspath(source)!r} ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{name}: {os.fspath(source)!r} is not valid JSON ({exc})") from None
+
+
+def _column(entries: Sequence[Any], key: str, where: str) -> list[Any]:
+    """``[e[key] for e in entries]`` with an error naming the first entry that lacks ``key``."""
+    try:
+        return [e[key] for e in entries]
+    except (KeyError, TypeError, IndexError):
+        pass
+    for i, e in enumerate(entries):
+        if not isinstance(e, Mapping):
+            raise TypeError(f"{where}[{i}] must be a JSON object (dict); got {type(e).__name__}")
+        if key not in e:
+            raise ValueError(f"{where}[{i}] is missing the key {key!r}; got keys {sorted(e)}")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _ids(values: list[Any], where: str, key: str) -> NDArray[np.int64]:
+    """Integer ids; floats holding whole numbers are accepted, anything else names the entry."""
+    for v in values:  # fast path: everything is a plain int
+        if type(v) is not int:
+            break
+    else:
+        return np.asarray(values, dtype=np.int64).reshape(len(values))
+    for i, v in enumerate(values):
+        ok = isinstance(v, int | np.integer) and not isinstance(v, bool)
+        ok = ok or (isinstance(v, float | np.floating) and np.isfinite(v) and float(v).is_integer())
+        if not ok:
+            raise ValueError(f"{where}[{i}][{key!r}] must be an integer id; got {v!r}")
+    return np.asarray(values, dtype=np.float64).astype(np.int64).reshape(len(values))
+
+
+def _numbers(values: list[Any], where: str, key: str) -> NDArray[np.float64]:
+    """Finite floats, with an error naming the first entry that is not a finite number."""
+    try:
+        arr = np.asarray(values, dtype=np.float64).reshape(len(values))
+    except (TypeError, ValueError):
+        arr = None
+    if arr is not None and np.isfinite(arr).all():
+        return arr
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
+            raise ValueError(f"{where}[{i}][{key!r}] must be a number; got {v!r}")
+        if not np.isfinite(v):
+            raise ValueError(f"{where}[{i}][{key!r}] must be finite; got {v!r}")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _flags(values: list[Any], where: str, key: str) -> NDArray[np.bool_]:
+    arr = _numbers(values, where, key)
+    return arr != 0
+
+
+def _boxes(values: Any, where: str, key: str = "bbox") -> NDArray[np.float64]:
+    """(N, 4) finite boxes (x, y, w, h) with w, h >= 0, naming the first offending entry."""
+    n = len(values)
+    if n == 0:
+        return np.zeros((0, 4))
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or arr.shape != (n, 4) or not np.isfinite(arr).all():
+        for i, b in enumerate(values):
+            ok = isinstance(b, Sequence | np.ndarray) and len(b) == 4
+            ok = ok and all(
+                isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+                for v in b
+            )
+            if not ok or not np.isfinite(np.asarray(b, dtype=np.float64)).all():
+                raise ValueError(
+                    f"{where}[{i}][{key!r}] must be four finite numbers [x, y, w, h]; got {b!r}"
+                )
+        raise ValueError(f"{where}: {key} must have shape ({n}, 4); got {np.shape(values)}")
+    bad = np.flatnonzero((arr[:, 2] < 0) | (arr[:, 3] < 0))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"{where}[{i}][{key!r}] has negative width or height; got {arr[i].tolist()} "
+            f"({bad.size} such box(es) in all)"
+        )
+    return arr
+
+
+def _check_known(
+    ids: NDArray[np.int64], known: NDArray[np.int64], where: str, key: str, listed: str
+) -> None:
+    ok = np.isin(ids, known)
+    if not ok.all():
+        i = int(np.flatnonzero(~ok)[0])
+        raise ValueError(
+            f"{where}[{i}][{key!r}] = {int(ids[i])} is not among the ground truth's {listed} "
+            f"({int((~ok).sum())} entry(ies) in all)"
+        )
+
+
+def load_coco_ground_truth(source: Any) -> CocoGroundTruth:
+    """Read and validate COCO ground truth.
+
+    Parameters
+    ----------
+    source : dict, str, os.PathLike or CocoGroundTruth
+        A COCO dataset dict, the path of its JSON file, or an already loaded ground truth.
+
+    Returns
+    -------
+    CocoGroundTruth
+
+    Raises
+    ------
+    ValueError
+        Missing top-level keys or annotation keys, boxes that are not four finite numbers, boxes with
+        negative width or height, non-integer ids, annotations naming an image or category that the
+        file does not list. The message names the offending entry.
+    """
+    if isinstance(source, CocoGroundTruth):
+        return source
+    if isinstance(source, str | os.PathLike):
+        data = _read_json(source, "coco_gt")
+    else:
+        data = source
+    if not isinstance(data, Mapping):
+        raise TypeError(
+            f"coco_gt must be a COCO dict or the path of a COCO JSON file; got {type(data).__name__}"
+        )
+    for key in ("images", "annotations", "categories"):
+        if key not in data:
+            raise ValueError(f"coco_gt is missing the key {key!r}; got keys {sorted(data)}")
+        if not isinstance(data[key], list):
+            raise ValueError(f"coco_gt[{key!r}] must be a list; got {type(data[key]).__name__}")
+    images, cats, anns = data["images"], data["categories"], data["annotations"]
+    image_ids = _ids(_column(images, "id", "images"), "images", "id")
+    category_ids = _ids(_column(cats, "id", "categories"), "categories", "id")
+    names = {int(c["id"]): str(c.get("name", c["id"])) for c in cats}
+    ann_id = _ids(_column(anns, "id", "annotations"), "annotations", "id")
+    ann_image = _ids(_column(anns, "image_id", "annotations"), "annotations", "image_id")
+    ann_cat = _ids(_column(anns, "category_id", "annotations"), "annotations", "category_id")
+    bbox = _boxes(_column(anns, "bbox", "annotations"), "annotations")
+    area = _numbers(_column(anns, "area", "annotations"), "annotations", "area")
+    iscrowd = _flags([a.get("iscrowd", 0) for a in anns], "annotations", "iscrowd")
+    difficult = _flags([a.get("difficult", 0) for a in anns], "annotations", "difficult")
+    _check_known(ann_image, image_ids, "annotations", "image_id", "images")
+    _check_known(ann_cat, category_ids, "annotations", "category_id", "categories")
+    return CocoGroundTruth(
+        image_ids=image_ids,
+        category_ids=category_ids,
+        category_names=names,
+        ann_id=ann_id,
+        ann_image_id=ann_image,
+        ann_category_id=ann_cat,
+        bbox=bbox,
+        area=area,
+        iscrowd=iscrowd,
+        difficult=difficult,
+    )
+
+
+def _detections_from_array(arr: NDArray[Any]) -> tuple[Any, Any, Any, Any]:
+    if arr.ndim != 2 or arr.shape[1] != 7:
+        raise ValueError(
+            "detections as an array must have shape (N, 7) with rows "
+            f"(image_id, x, y, w, h, score, category_id); got shape {arr.shape}"
+        )
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"detections must be a numeric array; got dtype {arr.dtype}")
+    # pycocotools' loadNumpyAnnotations truncates the ids with int()
+    return arr[:, 0].astype(np.int64), arr[:, 6].astype(np.int64), arr[:, 1:5], arr[:, 5]
+
+
+def load_detections(source: Any, gt: CocoGroundTruth | None = None) -> Detections:
+    """Read and validate detections; with ``gt``, check that their image and category ids exist.
+
+    Parameters
+    ----------
+    source : list of dict, str, os.PathLike, ndarray, dict of arrays or Detections
+        See the module docstring for the accepted layouts.
+    gt : CocoGroundTruth, optional
+        When given, every detection's ``image_id`` must be an image of ``gt`` and its
+        ``category_id`` one of its categories.
+
+    Raises
+    ------
+    ValueError
+        Missing keys, boxes that are not four finite numbers or have negative width or height,
+        non-finite scores, unknown image or category ids; the message names the entry.
+    """
+    where = "detections"
+    if isinstance(source, Detections):
+        dets = source
+    else:
+        if isinstance(source, str | os.PathLike):
+            source = _read_json(source, "detections")
+        if isinstance(source, np.ndarray):
+            img, cat, box, score = _detections_from_array(source)
+            bbox = _boxes(np.asarray(box, dtype=np.float64), where)
+            scores = np.asarray(score, dtype=np.float64)
+            if not np.isfinite(scores).all():
+                i = int(np.flatnonzero(~np.isfinite(scores))[0])
+                raise ValueError(f"detections[{i}] score must be finite; got {scores[i]}")
+            dets = Detections(img, cat, bbox, scores)
+        elif isinstance(source, Mapping):
+            missing = [k for k in ("image_id", "category_id", "bbox", "score") if k not in source]
+            if missing:
+                raise ValueError(
+                    f"detections as a dict of arrays needs the keys image_id, category_id, bbox, "
+                    f"score; missing {missing}"
+                )
+            n = len(source["score"])
+            cols = {}
+            for key in ("image_id", "category_id", "bbox"):
+                if len(source[key]) != n:
+                    raise ValueError(
+                        f"detections[{key!r}] must have {n} entries (as 'score'); "
+                        f"got {len(source[key])}"
+                    )
+            cols["image_id"] = _ids(
+                list(np.asarray(source["image_id"]).tolist()), where, "image_id"
+            )
+            cols["category_id"] = _ids(
+                list(np.asarray(source["category_id"]).tolist()), where, "category_id"
+            )
+            bbox = _boxes(np.asarray(source["bbox"], dtype=np.float64).reshape(n, -1), where)
+            scores = _numbers(list(np.asarray(source["score"]).tolist()), where, "score")
+            dets = Detections(cols["image_id"], cols["category_id"], bbox, scores)
+        elif isinstance(source, list | tuple):
+            dets = Detections(
+                _ids(_column(source, "image_id", where), where, "image_id"),
+                _ids(_column(source, "category_id", where), where, "category_id"),
+                _boxes(_column(source, "bbox", where), where),
+                _numbers(_column(source, "score", where), where, "score"),
+            )
+        else:
+            raise TypeError(
+                "detections must be a COCO result list, a JSON file path, an (N, 7) array or a "
+                f"dict of arrays; got {type(source).__name__}"
+            )
+    if gt is not None:
+        _check_known(dets.image_id, gt.image_ids, where, "image_id", "images")
+        _check_known(dets.category_id, gt.category_ids, where, "category_id", "categories")
+    return dets

@@ -1,0 +1,162 @@
+"""Parameters of COCO evaluation, named after pycocotools' ``Params`` in snake case.
+
+=================  ==========================  =====================================================
+handgrad           pycocotools                 default
+=================  ==========================  =====================================================
+``iou_thrs``       ``iouThrs``                 ``np.linspace(.5, .95, 10)`` (T = 10)
+``rec_thrs``       ``recThrs``                 ``np.linspace(0, 1, 101)`` (R = 101)
+``max_dets``       ``maxDets``                 ``[1, 10, 100]`` (sorted, as pycocotools sorts them)
+``area_rng``       ``areaRng``                 ``[[0, 1e10], [0, 32**2], [32**2, 96**2], [96**2, 1e10]]``
+``area_rng_lbl``   ``areaRngLbl``              ``["all", "small", "medium", "large"]``
+``img_ids``        ``imgIds``                  every image of the ground truth (sorted, unique)
+``cat_ids``        ``catIds``                  every category of the ground truth (sorted, unique)
+=================  ==========================  =====================================================
+
+The summary looks thresholds up by exact equality (``iouThr == iouThrs``), so a user grid built with
+``np.arange(0.5, 0.96, 0.05)`` (whose 0.75 is 0.7500000000000001) silently loses AP75; such grids
+raise a :class:`DetectionEvalWarning`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from handgrad.metrics.detection.inputs import DetectionEvalWarning
+
+__all__ = ["CocoParams", "make_params"]
+
+DEFAULT_IOU_THRS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
+DEFAULT_REC_THRS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
+DEFAULT_AREA_RNG = ((0.0**2, 1e5**2), (0.0**2, 32.0**2), (32.0**2, 96.0**2), (96.0**2, 1e5**2))
+DEFAULT_AREA_LBL = ("all", "small", "medium", "large")
+
+
+@dataclass(frozen=True)
+class CocoParams:
+    """Validated evaluation parameters (see the module docstring for their meaning).
+
+    ``img_ids`` and ``cat_ids`` are sorted and unique (pycocotools' ``np.unique``); ``max_dets`` is
+    sorted.
+    """
+
+    iou_thrs: NDArray[np.float64]  # (T,)
+    rec_thrs: NDArray[np.float64]  # (R,)
+    max_dets: tuple[int, ...]  # (M,)
+    area_rng: NDArray[np.float64]  # (A, 2)
+    area_rng_lbl: tuple[str, ...]  # (A,)
+    img_ids: NDArray[np.int64]  # (I,)
+    cat_ids: NDArray[np.int64]  # (K,)
+
+    def same_grid(self, other: CocoParams) -> bool:
+        """True when everything but ``img_ids`` agrees (what merging states requires)."""
+        return (
+            np.array_equal(self.iou_thrs, other.iou_thrs)
+            and np.array_equal(self.rec_thrs, other.rec_thrs)
+            and self.max_dets == other.max_dets
+            and np.array_equal(self.area_rng, other.area_rng)
+            and self.area_rng_lbl == other.area_rng_lbl
+            and np.array_equal(self.cat_ids, other.cat_ids)
+        )
+
+
+def _float_vector(value: Any, name: str) -> NDArray[np.float64]:
+    arr = np.asarray(value, dtype=np.float64).ravel()
+    if arr.size == 0:
+        raise ValueError(f"{name} must hold at least one value; got an empty sequence")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} must be finite; got {arr.tolist()}")
+    return arr
+
+
+def _id_vector(value: Any, name: str) -> NDArray[np.int64]:
+    arr = np.asarray(value)
+    if arr.size and arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be integer ids; got dtype {arr.dtype}")
+    return np.unique(arr.astype(np.int64).ravel())
+
+
+def _warn_iou_grid(iou_thrs: NDArray[np.float64]) -> None:
+    """Warn for thresholds within 1e-9 of a value of the default grid (or 0.5, 0.75) but not it."""
+    targets = np.concatenate([DEFAULT_IOU_THRS, [0.5, 0.75]])
+    for t in iou_thrs:
+        near = targets[np.abs(targets - t) < 1e-9]
+        if near.size and not np.any(near == t):
+            warnings.warn(
+                f"iou_thrs holds {t!r}, which is not exactly {near[0]!r}: thresholds are looked up "
+                "by exact equality (the AP50/AP75 summaries give -1 when 0.5 or 0.75 is missing); "
+                "build the grid with np.linspace(0.5, 0.95, 10) or round it",
+                DetectionEvalWarning,
+                stacklevel=4,
+            )
+            return
+
+
+def make_params(
+    image_ids: NDArray[np.int64],
+    category_ids: NDArray[np.int64],
+    *,
+    iou_thrs: Any = None,
+    rec_thrs: Any = None,
+    max_dets: Sequence[int] | None = None,
+    area_rng: Any = None,
+    area_rng_lbl: Sequence[str] | None = None,
+    img_ids: Any = None,
+    cat_ids: Any = None,
+) -> CocoParams:
+    """Validate user overrides and fill in pycocotools' defaults.
+
+    ``area_rng`` may be a sequence of (min, max) pairs or a dict ``{label: (min, max)}``; with a
+    sequence of other than four ranges, ``area_rng_lbl`` is required.
+    """
+    if iou_thrs is None:
+        ious = DEFAULT_IOU_THRS.copy()
+    else:
+        ious = _float_vector(iou_thrs, "iou_thrs")
+        if np.any((ious < 0) | (ious > 1)):
+            raise ValueError(f"iou_thrs must lie in [0, 1]; got {ious.tolist()}")
+        _warn_iou_grid(ious)
+    recs = DEFAULT_REC_THRS.copy() if rec_thrs is None else _float_vector(rec_thrs, "rec_thrs")
+    if max_dets is None:
+        dets: tuple[int, ...] = (1, 10, 100)
+    else:
+        raw: list[Any] = [max_dets] if np.isscalar(max_dets) else list(max_dets)
+        if not raw or any(isinstance(m, bool) or not isinstance(m, int | np.integer) for m in raw):
+            raise ValueError(f"max_dets must be a non-empty list of positive integers; got {raw}")
+        ints = [int(m) for m in raw]
+        if any(m < 1 for m in ints):
+            raise ValueError(f"max_dets must be positive; got {ints}")
+        dets = tuple(sorted(ints))
+    if area_rng is None:
+        rng = np.asarray(DEFAULT_AREA_RNG, dtype=np.float64)
+        labels = DEFAULT_AREA_LBL if area_rng_lbl is None else tuple(area_rng_lbl)
+    elif isinstance(area_rng, dict):
+        labels = tuple(str(k) for k in area_rng)
+        rng = np.asarray(list(area_rng.values()), dtype=np.float64)
+    else:
+        rng = np.asarray(area_rng, dtype=np.float64)
+        if area_rng_lbl is None:
+            if len(rng) != len(DEFAULT_AREA_LBL):
+                raise ValueError(
+                    f"area_rng_lbl is required when area_rng does not hold four ranges; "
+                    f"got {len(rng)} range(s)"
+                )
+            labels = DEFAULT_AREA_LBL
+        else:
+            labels = tuple(area_rng_lbl)
+    if rng.ndim != 2 or rng.shape[1] != 2 or rng.shape[0] == 0:
+        raise ValueError(f"area_rng must be a list of (min, max) pairs; got shape {rng.shape}")
+    if np.isnan(rng).any():
+        raise ValueError(f"area_rng must not hold NaN; got {rng.tolist()}")
+    if len(labels) != len(rng):
+        raise ValueError(
+            f"area_rng_lbl must name each of the {len(rng)} area ranges; got {list(labels)}"
+        )
+    imgs = np.unique(image_ids) if img_ids is None else _id_vector(img_ids, "img_ids")
+    cats = np.unique(category_ids) if cat_ids is None else _id_vector(cat_ids, "cat_ids")
+    return CocoParams(ious, recs, dets, rng, labels, imgs, cats)
