@@ -1,0 +1,466 @@
+"""IoU-family box losses: torchvision's values, torch autograd, finite differences, edge cases."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from handgrad import boxes as B
+from handgrad.gradcheck import assert_grad_close
+from oracle import assert_close, torch_grad
+
+KINDS = ["iou", "log_iou", "giou", "diou", "ciou"]
+FMTS = ["xyxy", "xywh", "cxcywh"]
+
+
+# ---- the reference: torchvision's formulas written in torch (torchvision is not a dependency) --
+
+
+def torch_to_xyxy(b: torch.Tensor, fmt: str) -> torch.Tensor:
+    a, c, d, e = b.unbind(-1)
+    if fmt == "xyxy":
+        return b
+    if fmt == "xywh":
+        return torch.stack([a, c, a + d, c + e], -1)
+    return torch.stack([a - 0.5 * d, c - 0.5 * e, a + 0.5 * d, c + 0.5 * e], -1)
+
+
+def torch_loss(
+    p: torch.Tensor,
+    t: torch.Tensor,
+    kind: str,
+    eps: float = 1e-7,
+    mode: str = "torchvision",
+    fmt: str = "xyxy",
+) -> torch.Tensor:
+    """Per-pair loss exactly as torchvision writes it (masked intersection, no_grad alpha)."""
+    p, t = torch_to_xyxy(p, fmt), torch_to_xyxy(t, fmt)
+    x1, y1, x2, y2 = p.unbind(-1)
+    x1g, y1g, x2g, y2g = t.unbind(-1)
+    xk1, yk1 = torch.max(x1, x1g), torch.max(y1, y1g)
+    xk2, yk2 = torch.min(x2, x2g), torch.min(y2, y2g)
+    inter = torch.zeros_like(x1)
+    mask = (yk2 > yk1) & (xk2 > xk1)
+    inter[mask] = (xk2[mask] - xk1[mask]) * (yk2[mask] - yk1[mask])
+    union = (x2 - x1) * (y2 - y1) + (x2g - x1g) * (y2g - y1g) - inter
+    iou = inter / (union + eps)
+    if kind == "iou":
+        return 1 - iou
+    if kind == "log_iou":
+        return -torch.log(torch.clamp(iou, min=eps))
+    xc1, yc1 = torch.min(x1, x1g), torch.min(y1, y1g)
+    xc2, yc2 = torch.max(x2, x2g), torch.max(y2, y2g)
+    if kind == "giou":
+        area_c = (xc2 - xc1) * (yc2 - yc1)
+        return 1 - (iou - (area_c - union) / (area_c + eps))
+    diag = (xc2 - xc1) ** 2 + (yc2 - yc1) ** 2 + eps
+    dist = ((x2 + x1) / 2 - (x1g + x2g) / 2) ** 2 + ((y2 + y1) / 2 - (y1g + y2g) / 2) ** 2
+    diou = 1 - iou + dist / diag
+    if kind == "diou":
+        return diou
+    w, h, wg, hg = x2 - x1, y2 - y1, x2g - x1g, y2g - y1g
+    theta = torch.atan(w / h)
+    if mode == "paper":  # value atan(w/h); gradient (h, -w): the 1/(w^2 + h^2) factor dropped
+        theta = theta.detach() + h.detach() * w - w.detach() * h
+    v = (4 / math.pi**2) * (torch.atan(wg / hg) - theta) ** 2
+    if mode == "exact":
+        alpha = v / (1 - iou + v + eps)
+    else:
+        with torch.no_grad():
+            alpha = v / (1 - iou + v + eps)
+    return diou + alpha * v
+
+
+def random_boxes(rng: np.random.Generator, n: int, fmt: str = "xyxy") -> np.ndarray:
+    xy = rng.uniform(-5, 5, (n, 2))
+    wh = rng.uniform(0.2, 4, (n, 2))
+    return B.box_convert(np.concatenate([xy, xy + wh], 1), "xyxy", fmt)
+
+
+def pairs_with_ties(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Random overlapping pairs plus identical, aligned, nested, touching and disjoint pairs."""
+    p = random_boxes(rng, 24)
+    t = p + rng.uniform(-1.5, 1.5, p.shape)
+    t[:, 2:] = np.maximum(t[:, 2:], t[:, :2] + 0.1)
+    t[0] = p[0]  # identical
+    t[1] = p[1] + [0.0, 0.3, 0.5, 0.0]  # x1 and y2 tied
+    t[2] = p[2] + [-0.2, 0.0, 0.0, 0.7]  # y1 and x2 tied
+    t[3] = [p[3, 0] + 0.1, p[3, 1] + 0.1, p[3, 2] - 0.1, p[3, 3] - 0.1]  # nested
+    t[4] = [p[4, 2], p[4, 1], p[4, 2] + 1, p[4, 3]]  # touching on the right edge
+    t[5] = p[5] + [20.0, 20.0, 20.0, 20.0]  # disjoint
+    return p, t
+
+
+# ---- torchvision's published values (test_ops.py), re-expressed -------------------------------
+
+BOX1 = [-1.0, -1.0, 1.0, 1.0]
+BOX2 = [0.0, 0.0, 1.0, 1.0]
+BOX3 = [0.0, 1.0, 1.0, 2.0]
+BOX4 = [1.0, 1.0, 2.0, 2.0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_giou_torchvision_values(dtype: type) -> None:
+    def loss(a: list[float], b: list[float]) -> float:
+        return float(B.giou_loss(np.array([a], dtype), np.array([b], dtype))[0])
+
+    tol = 1e-6 if dtype is np.float32 else 1e-7  # eps = 1e-7 moves values by eps / area
+    assert loss(BOX1, BOX1) == pytest.approx(0.0, abs=tol)  # identical boxes
+    assert loss(BOX1, BOX2) == pytest.approx(0.75, abs=tol)  # IoU = 1/4, C = union
+    assert loss(BOX2, BOX3) == pytest.approx(1.0, abs=tol)  # side by side: IoU 0, C = union
+    assert loss(BOX2, BOX4) == pytest.approx(1.5, abs=tol)  # diagonal: IoU 0, (C - U)/C = 2/4
+    pair1, pair2 = np.array([BOX2, BOX2], dtype), np.array([BOX3, BOX4], dtype)
+    assert B.giou_loss(pair1, pair2, reduction="sum") == pytest.approx(2.5, abs=tol)
+    assert B.giou_loss(pair1, pair2, reduction="mean") == pytest.approx(1.25, abs=tol)
+    # with eps = 0 the float64 values are exact
+    if dtype is np.float64:
+        exact = B.giou_loss(np.array([BOX1, BOX1, BOX2, BOX2]), [BOX1, BOX2, BOX3, BOX4], eps=0.0)
+        np.testing.assert_array_equal(exact, [0.0, 0.75, 1.0, 1.5])
+
+
+@pytest.mark.parametrize("name", ["diou_loss", "ciou_loss"])
+def test_diou_ciou_torchvision_values(name: str) -> None:
+    fn = getattr(B, name)
+
+    def loss(a: list[float], b: list[float]) -> float:
+        return float(fn(np.array([a]), np.array([b]))[0])
+
+    # all four boxes are squares, so CIoU's v = 0 and CIoU = DIoU
+    assert loss(BOX1, BOX1) == pytest.approx(0.0, abs=1e-6)
+    # IoU 1/4; centres (0, 0), (0.5, 0.5): rho^2 = 0.5; diagonal^2 = 8: 1 - 0.25 + 0.0625
+    assert loss(BOX1, BOX2) == pytest.approx(0.8125, abs=1e-6)
+    # IoU 1/4 (overlap [0,1]x[1,1] is empty? no: y in [1, 1] has zero height) -> IoU 0;
+    # rho^2 = 0.25 + 2.25 = 2.5, diagonal^2 = 4 + 9 = 13: 1 + 2.5/13 = 1.1923
+    assert loss(BOX1, BOX3) == pytest.approx(1.0 + 2.5 / 13, abs=1e-6)
+    assert loss(BOX1, BOX3) == pytest.approx(1.1923, abs=1e-4)
+    # touching at a corner: IoU 0, rho^2 = 4.5, diagonal^2 = 18: 1.25
+    assert loss(BOX1, BOX4) == pytest.approx(1.25, abs=1e-6)
+    pair1, pair2 = np.array([BOX2, BOX2]), np.array([BOX3, BOX4])
+    assert fn(pair1, pair2, reduction="mean") == pytest.approx(1.2250, abs=1e-4)
+    assert fn(pair1, pair2, reduction="sum") == pytest.approx(2.4500, abs=1e-4)
+
+
+def test_iou_and_log_iou_worked_example() -> None:
+    # BOX1 (area 4) vs BOX2 (area 1, inside): IoU = 1 / 4
+    p, t = np.array([BOX1]), np.array([BOX2])
+    assert B.iou_loss(p, t, eps=0.0)[0] == 0.75
+    assert B.log_iou_loss(p, t)[0] == pytest.approx(math.log(4.0 + 1e-7), rel=1e-14)
+    # eps sits on the union: 1 - 1 / (4 + eps)
+    assert B.iou_loss(p, t, eps=0.5)[0] == pytest.approx(1 - 1 / 4.5, rel=1e-15)
+
+
+# ---- torch autograd, float64 ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("fmt", FMTS)
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_matches_torch_autograd(
+    rng: np.random.Generator, kind: str, fmt: str, reduction: str
+) -> None:
+    p, t = pairs_with_ties(rng)
+    p, t = B.box_convert(p, "xyxy", fmt), B.box_convert(t, "xyxy", fmt)
+
+    def ref(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        out = torch_loss(a, b, kind, fmt=fmt)
+        return {"none": out, "mean": out.mean(), "sum": out.sum()}[reduction]
+
+    value, (grad, _) = torch_grad(ref, p, t)
+    loss, g = getattr(B, f"{kind}_loss_and_grad")(p, t, reduction=reduction, fmt=fmt)
+    assert_close(loss, value, rtol=1e-12)
+    assert_close(g, grad, rtol=1e-12)
+    # the separate entry points run the same fused code
+    np.testing.assert_array_equal(
+        getattr(B, f"{kind}_loss")(p, t, reduction=reduction, fmt=fmt), loss
+    )
+    np.testing.assert_array_equal(
+        getattr(B, f"{kind}_loss_grad")(p, t, reduction=reduction, fmt=fmt), g
+    )
+
+
+@pytest.mark.parametrize("mode", ["torchvision", "exact", "paper"])
+def test_ciou_modes_match_torch(rng: np.random.Generator, mode: str) -> None:
+    p, t = pairs_with_ties(rng)
+    value, (grad, _) = torch_grad(lambda a, b: torch_loss(a, b, "ciou", mode=mode), p, t)
+    loss, g = B.ciou_loss_and_grad(p, t, mode=mode)
+    assert_close(loss, value, rtol=1e-12)
+    assert_close(g, grad, rtol=1e-12)
+
+
+def test_ciou_modes_differ(rng: np.random.Generator) -> None:
+    p, t = random_boxes(rng, 8), random_boxes(rng, 8)
+    g = {m: B.ciou_loss_grad(p, t, mode=m) for m in ("torchvision", "exact", "paper")}
+    assert np.abs(g["exact"] - g["torchvision"]).max() > 1e-4
+    assert np.abs(g["paper"] - g["torchvision"]).max() > 1e-4
+    # the value does not depend on the mode
+    np.testing.assert_array_equal(B.ciou_loss(p, t, mode="exact"), B.ciou_loss(p, t))
+
+
+# ---- finite differences, float64 --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("fmt", FMTS)
+@pytest.mark.parametrize("reduction", ["none", "mean"])
+def test_finite_differences(rng: np.random.Generator, kind: str, fmt: str, reduction: str) -> None:
+    # overlapping pairs away from kinks (no ties, no touching)
+    p = random_boxes(rng, 6)
+    t = p + rng.uniform(-0.5, 0.5, p.shape)
+    t[:, 2:] = np.maximum(t[:, 2:], t[:, :2] + 0.1)
+    p, t = B.box_convert(p, "xyxy", fmt), B.box_convert(t, "xyxy", fmt)
+    loss_fn = getattr(B, f"{kind}_loss")
+    # CIoU: only "exact" is the derivative of the value (the other modes hold alpha constant)
+    kwargs = {"mode": "exact"} if kind == "ciou" else {}
+
+    def f(x: np.ndarray) -> float:
+        return float(np.sum(loss_fn(x, t, reduction=reduction, fmt=fmt)))
+
+    grad = getattr(B, f"{kind}_loss_grad")(p, t, reduction=reduction, fmt=fmt, **kwargs)
+    assert_grad_close(f, grad, p)
+
+
+@pytest.mark.parametrize("mode", ["torchvision", "exact"])
+def test_ciou_exact_mode_is_the_true_gradient(rng: np.random.Generator, mode: str) -> None:
+    p = random_boxes(rng, 5)
+    t = p + rng.uniform(-0.5, 0.5, p.shape)
+    t[:, 2:] = np.maximum(t[:, 2:], t[:, :2] + 0.1)
+    g = B.ciou_loss_grad(p, t, mode=mode)
+
+    def f(x: np.ndarray) -> float:
+        return float(np.sum(B.ciou_loss(x, t)))
+
+    result = assert_grad_close(f, g, p) if mode == "exact" else None
+    if mode == "torchvision":  # holding alpha constant is not the derivative of the value
+        from handgrad.gradcheck import check_grad
+
+        assert not check_grad(f, g, p).passed
+    else:
+        assert result is not None and result.passed
+
+
+# ---- invariants and edge cases ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_identical_boxes_zero_loss_and_gradient(rng: np.random.Generator, kind: str) -> None:
+    p = random_boxes(rng, 10)
+    if kind != "log_iou":  # log_iou needs eps > 0
+        loss, g = getattr(B, f"{kind}_loss_and_grad")(p, p.copy(), eps=0.0)
+        np.testing.assert_allclose(loss, 0.0, atol=1e-15)
+        np.testing.assert_allclose(g, 0.0, atol=1e-15)
+    # with the default eps both are of order eps / area
+    loss, g = getattr(B, f"{kind}_loss_and_grad")(p, p.copy())
+    area = B.box_area(p)
+    assert np.all(np.abs(loss) <= 2e-7 / area + 1e-15)
+    assert np.all(np.abs(g) <= 2e-6 / area[:, None])
+
+
+DEGENERATE = np.array(
+    [
+        [0.0, 0.0, 0.0, 2.0],  # zero width
+        [0.0, 0.0, 2.0, 0.0],  # zero height
+        [1.0, 1.0, 1.0, 1.0],  # point
+        [1.0, 1.0, 1.0, 1.0],  # the same point
+        [0.0, 0.0, 1.0, 1.0],
+        [1e6, 1e6, 1e6 + 3.0, 1e6 + 2.0],  # huge coordinates
+        [-1e6, 0.0, 1e6, 1.0],  # huge box
+        [5.0, 5.0, 6.0, 6.0],
+    ]
+)
+DEGENERATE_T = np.array(
+    [
+        [0.0, 0.0, 0.0, 2.0],  # identical zero-width boxes
+        [1.0, 0.0, 3.0, 0.0],  # overlapping zero-height segments
+        [1.0, 1.0, 1.0, 1.0],  # identical points
+        [3.0, 4.0, 3.0, 4.0],  # disjoint points
+        [0.5, 0.5, 0.5, 0.5],  # point inside a box
+        [1e6 + 1.0, 1e6, 1e6 + 4.0, 1e6 + 2.0],
+        [0.0, 0.0, 1.0, 1e6],
+        [7.0, 7.0, 8.0, 9.0],  # disjoint
+    ]
+)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("eps", [1e-7, 0.0])
+@pytest.mark.parametrize("mode", ["torchvision", "exact", "paper"])
+def test_degenerate_boxes_are_finite(kind: str, eps: float, mode: str) -> None:
+    if kind == "log_iou" and eps == 0.0:
+        pytest.skip("log_iou needs eps > 0")
+    if kind != "ciou" and mode != "torchvision":
+        pytest.skip("mode only matters for CIoU")
+    fn = getattr(B, f"{kind}_loss_and_grad")
+    kwargs = {"mode": mode} if kind == "ciou" else {}
+    for dtype in (np.float64, np.float32):
+        loss, g = fn(DEGENERATE.astype(dtype), DEGENERATE_T.astype(dtype), eps=eps, **kwargs)
+        assert loss.dtype == dtype and g.dtype == dtype
+        assert np.all(np.isfinite(loss)) and np.all(np.isfinite(g)), (loss, g)
+        assert np.all(loss >= -1e-6)
+
+
+def test_degenerate_policy_values() -> None:
+    # two identical zero-area boxes: IoU taken as 0 -> IoU loss 1, GIoU loss 1 (C = 0: term 0)
+    z = np.array([[1.0, 1.0, 1.0, 1.0]])
+    for eps in (0.0, 1e-7):
+        assert B.iou_loss(z, z, eps=eps)[0] == 1.0
+        assert B.giou_loss(z, z, eps=eps)[0] == 1.0
+        assert B.diou_loss(z, z, eps=eps)[0] == 1.0  # rho = 0
+        assert B.ciou_loss(z, z, eps=eps)[0] == 1.0  # v = 0 (both angles atan2(0, 0) = 0)
+    # CIoU of a point vs a 1 x 1 box at the same centre (torchvision: atan(0/0) = NaN):
+    # theta_p = 0, theta_g = pi/4, v = (4/pi^2)(pi/4)^2 = 1/4, IoU 0, rho 0,
+    # alpha = 0.25 / (1 + 0.25 + eps): loss = 1 + 0.25 * 0.25 / 1.25 = 1.05
+    p = np.array([[0.5, 0.5, 0.5, 0.5]])
+    t = np.array([[0.0, 0.0, 1.0, 1.0]])
+    assert B.ciou_loss(p, t, eps=0.0)[0] == pytest.approx(1.05, rel=1e-14)
+    # zero height, positive width: angle pi/2 (torchvision's atan(w/0) = pi/2 too)
+    p = np.array([[0.0, 0.5, 1.0, 0.5]])
+    v = 4 / math.pi**2 * (math.pi / 4 - math.pi / 2) ** 2
+    expected = 1 + 0 + v * v / (1 + v)  # IoU 0, same centre
+    assert B.ciou_loss(p, t, eps=0.0)[0] == pytest.approx(expected, rel=1e-14)
+    g = B.ciou_loss_grad(p, t)  # finite; torch's atan(w/h) gradient is NaN here
+    assert np.all(np.isfinite(g))
+
+
+def test_disjoint_boxes() -> None:
+    p, t = np.array([[0.0, 0.0, 1.0, 1.0]]), np.array([[3.0, 0.0, 4.0, 1.0]])
+    loss, g = B.iou_loss_and_grad(p, t)
+    assert loss[0] == 1.0 and np.all(g == 0)  # no overlap: no IoU gradient
+    loss, g = B.log_iou_loss_and_grad(p, t)
+    assert loss[0] == pytest.approx(-math.log(1e-7)) and np.all(g == 0)
+    # GIoU: C = 4, U = 2: 1 - 0 + 2/4 = 1.5; the enclosure pulls pred to the right
+    loss, g = B.giou_loss_and_grad(p, t, eps=0.0)
+    assert loss[0] == 1.5
+    assert g[0, 0] > 0 and g[0, 2] < 0  # moving x1 right shrinks C; moving x2 right too
+
+
+def test_touching_boxes_follow_the_strict_mask() -> None:
+    # iw = 0 exactly: torchvision's mask excludes the pair, so no intersection gradient, while
+    # clamp(min=0) would pass one (torch's clamp has gradient 1 at 0; checked here too)
+    x = torch.tensor([0.0], dtype=torch.float64, requires_grad=True)
+    x.clamp(min=0).sum().backward()
+    assert x.grad is not None and x.grad.item() == 1.0
+    p, t = np.array([[0.0, 0.0, 1.0, 1.0]]), np.array([[1.0, 0.0, 2.0, 1.0]])
+    _, (grad, _) = torch_grad(lambda a, b: torch_loss(a, b, "iou"), p, t)
+    g = B.iou_loss_grad(p, t)
+    np.testing.assert_array_equal(g, grad)
+    np.testing.assert_array_equal(g, 0.0)
+
+
+def test_ties_split_the_gradient_equally() -> None:
+    # x1 = x1g: torch.max / torch.min give each argument half; check one number by hand.
+    # pred (0,0,2,2), target (0,0,1,1): iw = min(2,1) - max(0,0) = 1; IoU = 1/4 (eps = 0).
+    # dL/diw = dL/dI * ih with dL/dI = -1/U - I/U^2 = -1/4 - 1/16, ih = 1;
+    # x1 appears in max(x1, x1g) (weight 1/2) and in w = x2 - x1 via U (dL/dU = I/U^2 = 1/16,
+    # dU/dx1 = -h = -2): dL/dx1 = -(1/2)(-5/16) + (1/16)(-2) = 5/32 - 4/32 = 1/32
+    g = B.iou_loss_grad(np.array([[0.0, 0.0, 2.0, 2.0]]), np.array([[0.0, 0.0, 1.0, 1.0]]), eps=0.0)
+    assert g[0, 0] == pytest.approx(1 / 32, rel=1e-15)
+
+
+@given(
+    st.lists(
+        st.tuples(*[st.floats(-50, 50, allow_nan=False)] * 2, *[st.floats(0, 20)] * 2),
+        min_size=2,
+        max_size=2,
+    )
+)
+def test_loss_ranges_and_finite_gradients(boxes: list[tuple[float, ...]]) -> None:
+    (a, b, c, d), (e, f, g_, h) = boxes
+    p = np.array([[a, b, a + c, b + d]])
+    t = np.array([[e, f, e + g_, f + h]])
+    for kind in KINDS:
+        loss, g = getattr(B, f"{kind}_loss_and_grad")(p, t)
+        assert np.all(np.isfinite(g)) and np.isfinite(loss[0])
+        assert loss[0] >= 0.0
+        if kind == "giou":
+            assert loss[0] < 2.0
+        if kind in ("diou", "ciou"):
+            assert loss[0] < 2.0 + 1.0  # IoU part <= 1, each penalty < 1
+    # the loss of the IoU family orders like 1 - IoU for the same pair
+    assert B.giou_loss(p, t)[0] >= B.iou_loss(p, t)[0] - 1e-12
+
+
+# ---- dtypes, empty input, reductions ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_float32_in_float32_out(rng: np.random.Generator, kind: str) -> None:
+    p, t = pairs_with_ties(rng)
+    loss, g = getattr(B, f"{kind}_loss_and_grad")(p.astype(np.float32), t.astype(np.float32))
+    assert loss.dtype == np.float32 and g.dtype == np.float32
+    ref_loss, ref_g = getattr(B, f"{kind}_loss_and_grad")(p, t)
+    np.testing.assert_allclose(loss, ref_loss, rtol=2e-5, atol=2e-5)
+    np.testing.assert_allclose(g, ref_g, rtol=1e-3, atol=2e-4)
+    mean = getattr(B, f"{kind}_loss")(p.astype(np.float32), t.astype(np.float32), reduction="mean")
+    assert isinstance(mean, np.float32)
+    # ints are promoted to float64
+    assert getattr(B, f"{kind}_loss")(np.array([[0, 0, 2, 2]]), np.array([[1, 1, 3, 3]])).dtype == (
+        np.float64
+    )
+
+
+def test_blocks_agree_with_one_block(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import handgrad.boxes._kernel as kernel
+
+    p, t = random_boxes(rng, 1000), random_boxes(rng, 1000)
+    whole = B.ciou_loss_and_grad(p, t, reduction="mean", mode="exact")
+    monkeypatch.setattr(kernel, "BLOCK", 64)  # 15 full blocks and a partial one
+    blocked = B.ciou_loss_and_grad(p, t, reduction="mean", mode="exact")
+    assert whole[0] == pytest.approx(blocked[0], rel=1e-14)
+    np.testing.assert_array_equal(whole[1], blocked[1])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_empty_input(kind: str) -> None:
+    e = np.zeros((0, 4))
+    loss, g = getattr(B, f"{kind}_loss_and_grad")(e, e, reduction="mean")
+    assert loss == 0.0 and g.shape == (0, 4)
+    assert getattr(B, f"{kind}_loss")(e, e).shape == (0,)
+    assert getattr(B, f"{kind}_loss")(e, e, reduction="sum") == 0.0
+
+
+# ---- bad input -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_bad_input(kind: str) -> None:
+    fn = getattr(B, f"{kind}_loss")
+    ok = np.array([[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 2.0, 2.0]])
+    with pytest.raises(ValueError, match=r"pred must have shape \(N, 4\)"):
+        fn(ok[:, :3], ok)
+    with pytest.raises(ValueError, match="target must have shape"):
+        fn(ok, ok[:1])
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        fn(ok, ok, reduction="avg")
+    with pytest.raises(ValueError, match="fmt must be one of"):
+        fn(ok, ok, fmt="yxyx")
+    with pytest.raises(ValueError, match="eps must be in"):
+        fn(ok, ok, eps=-1.0)
+    bad = ok.copy()
+    bad[1, 2] = np.nan
+    with pytest.raises(ValueError, match="pred must be finite"):
+        fn(bad, ok)
+    bad[1, 2] = np.inf
+    with pytest.raises(ValueError, match="target must be finite"):
+        fn(ok, bad)
+    inverted = np.array([[0.0, 0.0, 1.0, 1.0], [2.0, 0.0, 1.0, 1.0]])
+    with pytest.raises(ValueError, match=r"pred must hold boxes with x2 >= x1.*row 1"):
+        fn(inverted, ok)
+    with pytest.raises(ValueError, match="target must hold boxes with w >= 0"):
+        fn(ok, [[0.0, 0.0, -1.0, 1.0], [0.0, 0.0, 1.0, 1.0]], fmt="cxcywh")
+    with pytest.raises(TypeError, match="pred must be a real numeric array"):
+        fn(np.array([["a", "b", "c", "d"]]), ok[:1])
+
+
+def test_bad_mode_and_log_eps() -> None:
+    ok = np.array([[0.0, 0.0, 1.0, 1.0]])
+    with pytest.raises(ValueError, match="mode must be one of 'torchvision', 'exact', 'paper'"):
+        B.ciou_loss_grad(ok, ok, mode="alpha")
+    with pytest.raises(ValueError, match="eps must be in"):
+        B.log_iou_loss(ok, ok, eps=0.0)
