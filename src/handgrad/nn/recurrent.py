@@ -85,7 +85,7 @@ class RecurrentBase(Module):
         return b_ih + b_hh
 
     def _layer_forward(
-        self, xw: Array, state0: States, w_hh: Array, b_hh: Array | None, mask: Array | None
+        self, xw: Array, state0: States, w_hh: Array, b_hh: Array | None, mask: Any
     ) -> tuple[Array, States, Any]:
         """(T, N, G*H) input projections -> (hs (T+1, N, H), final states, cache)."""
         raise NotImplementedError

@@ -1,0 +1,312 @@
+r"""The assignment's recurrent language model, composed of the layers.
+
+Model (ASSIGNMENT.md Q1), for tokens :math:`w_1 .. w_T` with one-hot vectors :math:`I_t`:
+
+.. math:: H_t = \tanh(U I_t + W H_{t-1} [+ b]),\quad O_t = \mathrm{softmax}(V H_t [+ c]),\quad
+          E = \sum_t E_t,\ E_t = -\log O_{t, y_t}
+
+* ``U`` is ``rnn.weight_ih_l0`` (H, vocab) and ``U I_t`` is the column gather ``U[:, w_t]``
+  (no one-hot product); with ``embedding_dim=E`` an :class:`Embedding` (vocab, E) comes first and
+  ``U`` is (H, E). ``W`` is ``rnn.weight_hh_l0`` (H, H); ``V`` is ``head.weight`` (vocab, H).
+* ``cell`` chooses the recurrence: "rnn" (tanh or relu), "lstm" or "gru"; ``bias=False`` gives the
+  seed's bias-free model. Parameters are named as in PyTorch with the prefixes "embedding.",
+  "rnn.", "head.".
+* Tokens are (T,) for one sequence or (T, N) for a batch of N streams (time first); targets
+  have the same shape. States are the recurrent layer's ((num_layers, N, H), a pair for LSTM).
+* ``reduction="mean"`` divides the summed cross-entropy by the number of predicted tokens
+  (``torch.nn.functional.cross_entropy``'s default); ``"sum"`` is the assignment's E.
+
+Backward: :math:`\partial E_t / \partial (V H_t) = O_t - y_t` for all steps in one pass
+(:func:`handgrad.losses.softmax_cross_entropy_and_grad` over the T*N rows), one product for
+:math:`\partial E/\partial V` and for :math:`\partial E/\partial H_t`, then the layer's backward
+through time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from handgrad._checks import check_choice, check_in_range, check_positive_int
+from handgrad.losses import softmax_cross_entropy_and_grad
+from handgrad.nn.gru import GRU
+from handgrad.nn.layers import Embedding, Linear, check_tokens
+from handgrad.nn.lstm import LSTM
+from handgrad.nn.module import Array, Module, make_rng
+from handgrad.nn.recurrent import RecurrentBase
+from handgrad.nn.rnn import RNN
+
+__all__ = ["LanguageModel"]
+
+CELLS: dict[str, type[RecurrentBase]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+
+
+class LanguageModel(Module):
+    """Token-level language model: (Embedding or one-hot) -> RNN/LSTM/GRU -> Linear -> softmax.
+
+    Parameters
+    ----------
+    vocab_size : int
+        Number of token ids (inputs and outputs).
+    hidden_size : int
+        H.
+    cell : {"rnn", "lstm", "gru"}
+    num_layers : int
+    embedding_dim : int, optional
+        If given, learn an embedding of this size; otherwise inputs are one-hot (the assignment's
+        ``U I_t``).
+    bias : bool
+        Biases in the recurrent layer and the output layer.
+    nonlinearity : {"tanh", "relu"}
+        For ``cell="rnn"``.
+    rng, seed, dtype :
+        Initialisation randomness and parameter dtype.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden_size: int,
+        *,
+        cell: str = "rnn",
+        num_layers: int = 1,
+        embedding_dim: int | None = None,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        rng: np.random.Generator | None = None,
+        seed: int | None = None,
+        dtype: Any = np.float64,
+    ) -> None:
+        super().__init__()
+        check_choice(cell, "cell", tuple(CELLS))
+        V = check_positive_int(vocab_size, "vocab_size")
+        H = check_positive_int(hidden_size, "hidden_size")
+        gen = make_rng(rng, seed)
+        self.vocab_size, self.hidden_size, self.cell = V, H, cell
+        self.embedding: Embedding | None = None
+        if embedding_dim is not None:
+            E = check_positive_int(embedding_dim, "embedding_dim")
+            self.embedding = Embedding(V, E, rng=gen, dtype=dtype)
+            self.add_module("embedding", self.embedding)
+        D = V if embedding_dim is None else embedding_dim
+        kwargs: dict[str, Any] = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
+        self.rnn = CELLS[cell](D, H, num_layers, bias=bias, rng=gen, dtype=dtype, **kwargs)
+        self.add_module("rnn", self.rnn)
+        self.head = Linear(H, V, bias=bias, rng=gen, dtype=dtype)
+        self.add_module("head", self.head)
+
+    # -- checks ---------------------------------------------------------------------------------
+    def _tokens(self, tokens: ArrayLike, name: str) -> NDArray[np.integer]:
+        idx = check_tokens(tokens, name, self.vocab_size)
+        if idx.ndim == 1:
+            idx = idx[:, None]
+        if idx.ndim != 2 or idx.shape[0] == 0 or idx.shape[1] == 0:
+            raise ValueError(
+                f"{name} must have shape (T,) or (T, N) with T, N >= 1; got {idx.shape}"
+            )
+        return np.ascontiguousarray(idx)
+
+    def _state(self, state: Any, N: int) -> tuple[Array | None, ...]:
+        return self.rnn._check_state(state, N, "state")
+
+    # -- forward --------------------------------------------------------------------------------
+    def _hidden(
+        self, tokens: NDArray[np.integer], states: tuple[Array | None, ...]
+    ) -> tuple[Array, Any]:
+        """Top-layer hidden states (T, N, H) and the final states."""
+        if self.embedding is not None:
+            x = self.embedding._forward(tokens)  # (T, N, E)
+            return self.rnn._forward_impl(x, states, None)
+        return self.rnn._forward_impl(None, states, None, tokens=tokens)
+
+    def forward(self, tokens: ArrayLike, state: Any = None) -> tuple[Array, Any]:
+        """Logits (T, N, vocab) (or (T, vocab) for 1-D tokens) and the final state."""
+        idx = self._tokens(tokens, "tokens")
+        hid, finals = self._hidden(idx, self._state(state, idx.shape[1]))
+        logits = self.head._forward(hid)  # (T, N, V)
+        if np.ndim(tokens) == 1:
+            logits = logits[:, 0]
+        return logits, self.rnn._pack_state(finals)
+
+    # -- loss and gradients ---------------------------------------------------------------------
+    def loss_and_grad(
+        self,
+        tokens_in: ArrayLike,
+        targets: ArrayLike,
+        state: Any = None,
+        *,
+        reduction: str = "mean",
+        loss_from: int = 0,
+    ) -> tuple[float, dict[str, Array], Any]:
+        """Cross-entropy of next-token predictions and its gradient by full BPTT.
+
+        Parameters
+        ----------
+        tokens_in, targets : array_like of int, shape (T,) or (T, N)
+            Inputs and the tokens to predict at each step.
+        state : optional
+            Initial state (zeros if None); treated as a constant.
+        reduction : {"mean", "sum"}
+        loss_from : int
+            Count the losses of steps ``loss_from .. T-1`` only (earlier steps still feed the
+            recurrence); used by truncated BPTT.
+
+        Returns
+        -------
+        loss : float
+        grads : dict
+            ``self.grads``, to which this call's gradient was **added** (call ``zero_grad``
+            first for the gradient alone).
+        state_n :
+            Final state (a constant for the next call: no gradient flows across calls).
+        """
+        check_choice(reduction, "reduction", ("mean", "sum"))
+        idx = self._tokens(tokens_in, "tokens_in")
+        tgt = self._tokens(targets, "targets")
+        if tgt.shape != idx.shape:
+            raise ValueError(
+                f"targets must have the shape of tokens_in {idx.shape}; got {tgt.shape}"
+            )
+        T = idx.shape[0]
+        check_in_range(loss_from, "loss_from", 0, T - 1)
+        loss, finals = self._loss_and_grad(
+            idx, tgt, self._state(state, idx.shape[1]), reduction, int(loss_from)
+        )
+        return loss, self.grads, self.rnn._pack_state(finals)
+
+    def _loss_and_grad(
+        self,
+        tokens: NDArray[np.integer],
+        targets: NDArray[np.integer],
+        states: tuple[Array | None, ...],
+        reduction: str,
+        loss_from: int,
+    ) -> tuple[float, Any]:
+        """The unchecked step: forward, fused softmax cross-entropy, BPTT; accumulates grads."""
+        T, N = tokens.shape
+        H = self.hidden_size
+        hid, finals = self._hidden(tokens, states)  # (T, N, H)
+        used = hid[loss_from:].reshape(-1, H)  # (M, H), M = (T - loss_from) N
+        logits = self.head._forward(used)  # (M, V)
+        loss, dlogits = softmax_cross_entropy_and_grad(
+            logits, targets[loss_from:].reshape(-1), reduction
+        )
+        dused = self.head._backward(dlogits)  # (M, H)
+        if loss_from == 0:
+            d_hid = dused.reshape(T, N, H)
+        else:
+            d_hid = np.zeros((T, N, H), dtype=dused.dtype)  # (T, N, H) no loss before loss_from
+            d_hid[loss_from:] = dused.reshape(T - loss_from, N, H)
+        need_dx = self.embedding is not None
+        dx, _ = self.rnn._backward_impl(d_hid, (None,) * self.rnn.num_states, need_dx=need_dx)
+        if self.embedding is not None:
+            assert dx is not None
+            self.embedding._backward(dx)
+        return float(loss), finals
+
+    def state_at(self, step: int) -> Any:
+        """The state after ``step`` steps of the latest forward (0: the initial state)."""
+        return self.rnn._pack_state(self.rnn._state_at(step))
+
+    # -- training -------------------------------------------------------------------------------
+    def train_step(
+        self,
+        tokens_in: ArrayLike,
+        targets: ArrayLike,
+        optimizer: Any,
+        state: Any = None,
+        *,
+        reduction: str = "mean",
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+    ) -> tuple[float, Any]:
+        """``zero_grad``, :meth:`loss_and_grad`, optional clipping, ``optimizer.step()``.
+
+        Returns the loss (before the update) and the final state.
+        """
+        from handgrad.optim import clip_grad_norm, clip_grad_value
+
+        self.zero_grad()
+        loss, _, state_n = self.loss_and_grad(tokens_in, targets, state, reduction=reduction)
+        if clip_value is not None:
+            clip_grad_value(self, clip_value)
+        if clip_norm is not None:
+            clip_grad_norm(self, clip_norm)
+        optimizer.step()
+        return loss, state_n
+
+    def fit(
+        self,
+        stream: ArrayLike,
+        optimizer: Any,
+        *,
+        seq_length: int,
+        epochs: int = 1,
+        k2: int | None = None,
+        reduction: str = "mean",
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+        callback: Callable[[int, float], None] | None = None,
+    ) -> NDArray[np.float64]:
+        """Train on a token stream (L,) or (L, N) by truncated BPTT, min-char-rnn style.
+
+        Inputs are ``stream[:-1]``, targets ``stream[1:]``; each epoch starts from the zero state
+        and carries the state across chunks of ``seq_length`` steps (``k1 = seq_length``,
+        ``k2 = k2 or seq_length``; see :func:`handgrad.nn.bptt.truncated_bptt`). Returns the
+        loss of every chunk, epochs concatenated.
+        """
+        from handgrad.nn.bptt import truncated_bptt
+
+        idx = self._tokens(stream, "stream")
+        if idx.shape[0] < 2:
+            raise ValueError(f"stream must hold at least 2 tokens along time; got {idx.shape[0]}")
+        losses = []
+        for _ in range(check_positive_int(epochs, "epochs")):
+            result = truncated_bptt(
+                self,
+                idx[:-1],
+                idx[1:],
+                seq_length,
+                k2,
+                optimizer=optimizer,
+                reduction=reduction,
+                clip_norm=clip_norm,
+                clip_value=clip_value,
+                callback=callback,
+            )
+            losses.append(result.losses)
+        return np.concatenate(losses)
+
+    def sample(
+        self,
+        start: int,
+        length: int,
+        *,
+        rng: np.random.Generator,
+        temperature: float = 1.0,
+        state: Any = None,
+    ) -> NDArray[np.int64]:
+        """Draw ``length`` tokens after ``start``, feeding each draw back in (one sequence).
+
+        Returns the drawn tokens (length,) (``start`` excluded). ``temperature`` divides the
+        logits (T -> 0: greedy; 1: the model's distribution).
+        """
+        check_tokens([start], "start", self.vocab_size)
+        n = check_positive_int(length, "length", allow_zero=True)
+        check_in_range(temperature, "temperature", 0.0, None, low_inclusive=False)
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+        states = self._state(state, 1)
+        token = np.array([[start]], dtype=np.int64)  # (1, 1)
+        out = np.empty(n, dtype=np.int64)
+        for k in range(n):
+            hid, finals = self._hidden(token, states)
+            z = self.head._forward(hid[0, 0]).astype(np.float64) / temperature  # (V,)
+            p = np.exp(z - z.max())
+            p /= p.sum()
+            token[0, 0] = out[k] = rng.choice(self.vocab_size, p=p)
+            states = finals
+        return out
