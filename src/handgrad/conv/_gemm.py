@@ -93,28 +93,38 @@ def im2col(
 
 def col2im(
     cols: FloatArray,
+    in_hw: tuple[int, int],
     stride: tuple[int, int],
     dilation: tuple[int, int],
-    full_hw: tuple[int, int],
+    phase_hw: tuple[int, int],
     crop: tuple[int, int],
     out: FloatArray,
 ) -> None:
-    """Scatter-add columns (N, C, kh, kw, Hi, Wi) into ``out`` (N, C, Ho, Wo), cropped.
+    """Scatter-add "wide" columns into ``out`` (N, C, Ho, Wo), cropped.
 
-    With the full (uncropped) grid ``yf`` of size ``full_hw`` (zero beyond the last tap),
-    ``yf[n, c, i s_h + u d_h, j s_w + v d_w] += cols[n, c, u, v, i, j]`` and
+    ``cols`` is (N, C, kh, kw, Hi * Wq): the GEMM result for an input (Hi, Wi) zero-padded on the
+    right to the phase width Wq. With the full grid ``yf`` (zero beyond the last tap),
+    ``yf[n, c, i s_h + u d_h, j s_w + v d_w] += cols[n, c, u, v, i Wq + j]`` and
     ``out = yf[:, :, top : top + Ho, left : left + Wo]`` with ``crop = (top, left)``.
+
+    Tap (u, v) with ``u d_h = q_u s_h + a`` and ``v d_w = q_v s_w + b`` lands in phase (a, b) at
+    offset (q_u, q_v); a row of the phase grid has the same width Wq as a row of ``cols``, so the
+    whole tap is one add of a contiguous block at flat offset ``q_u Wq + q_v`` (the right-padding
+    columns of ``cols`` are zero and may wrap harmlessly into the next row).
     """
-    N, C, kh, kw, Hi, Wi = cols.shape
+    N, C, kh, kw, _ = cols.shape
+    Hi, _ = in_hw
     sh, sw = stride
     dh, dw = dilation
-    Hq, Wq = -(-full_hw[0] // sh), -(-full_hw[1] // sw)  # rows / columns per phase
-    phases = np.zeros((sh, sw, N, C, Hq, Wq), dtype=out.dtype)  # phase (a, b): rows = a mod sh
+    Hq, Wq = phase_hw
+    slack = ((kw - 1) * dw) // sw  # the last tap's column offset may run past the grid
+    phases = np.zeros((sh, sw, N, C, Hq * Wq + slack), dtype=out.dtype)  # flat phase grids
     for u in range(kh):
         qu, a = divmod(u * dh, sh)
         for v in range(kw):
             qv, b = divmod(v * dw, sw)
-            phases[a, b, :, :, qu : qu + Hi, qv : qv + Wi] += cols[:, :, u, v]
+            off = qu * Wq + qv
+            phases[a, b, :, :, off : off + Hi * Wq] += cols[:, :, u, v]
     Ho, Wo = out.shape[2:]
     top, left = crop
     for a in range(sh):
@@ -129,7 +139,8 @@ def col2im(
                 continue
             p0 = (x0 + left) // sw
             nx = len(range(x0, Wo, sw))
-            out[:, :, y0::sh, x0::sw] = phases[a, b, :, :, q0 : q0 + ny, p0 : p0 + nx]
+            grid = phases[a, b, :, :, : Hq * Wq].reshape(N, C, Hq, Wq)
+            out[:, :, y0::sh, x0::sw] = grid[:, :, q0 : q0 + ny, p0 : p0 + nx]
 
 
 def gather_conv(
@@ -220,12 +231,20 @@ def scatter_conv(
     G = groups
     _, Og, kh, kw = weight.shape
     Cg, M = C // G, Og * kh * kw
-    L = H * W
+    (sh, sw), (dh, dw) = stride, dilation
+    # phase grid: every tap offset plus the input, and enough rows / columns for the crop
+    Hq = max(H + ((kh - 1) * dh) // sh, -(-full_hw[0] // sh))
+    Wq = max(W + ((kw - 1) * dw) // sw, -(-full_hw[1] // sw))
+    L = H * Wq
     Wt = weight.reshape(G, Cg, M).transpose(0, 2, 1)  # (G, Og kk, Cg) transposed view
     y = np.empty((N, G * Og, *out_hw), dtype=x.dtype)  # (N, O, Ho, Wo)
     for sl in batch_chunks(N, G * M * L):
         n = sl.stop - sl.start
-        xg = x[sl].reshape(n, G, Cg, L)  # (n, G, Cg, H W)
-        cols = np.matmul(Wt, xg)  # (n, G, Og kk, H W)
-        col2im(cols.reshape(n, G * Og, kh, kw, H, W), stride, dilation, full_hw, crop, y[sl])
+        if Wq == W:
+            xw = x[sl]
+        else:
+            xw = np.zeros((n, C, H, Wq), dtype=x.dtype)  # (n, C, H, Wq) right-padded
+            xw[..., :W] = x[sl]
+        cols = np.matmul(Wt, xw.reshape(n, G, Cg, L))  # (n, G, Og kk, H Wq)
+        col2im(cols.reshape(n, G * Og, kh, kw, L), (H, W), stride, dilation, (Hq, Wq), crop, y[sl])
     return y
