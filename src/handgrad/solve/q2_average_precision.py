@@ -44,8 +44,14 @@ def solve(seed: int = 0, figures: bool = True) -> Answer:
     """Compute and check Q2 (deterministic; ``seed`` is unused)."""
     from handgrad.solve import require
 
-    precision_recall_at_ranks, average_precision, interpolated_precision = require(
-        "metrics", "precision_recall_at_ranks", "average_precision", "interpolated_precision"
+    precision_recall_at_ranks, eleven_point_table, average_precision, interpolated_precision = (
+        require(
+            "metrics",
+            "precision_recall_at_ranks",
+            "eleven_point_table",
+            "average_precision",
+            "interpolated_precision",
+        )
     )
     a = Answer(2, TITLE)
     rel = np.array(RELEVANCE)  # (R,) relevance of each rank, best first
@@ -79,17 +85,16 @@ def solve(seed: int = 0, figures: bool = True) -> Answer:
     )
 
     # 11-point interpolation.
-    levels = np.arange(0, 1.1, 0.1)  # (11,) the VOC devkit's recall levels
-    interp = np.asarray(
-        interpolated_precision(precision, recall, levels), dtype=np.float64
-    )  # (11,)
+    levels, interp = (
+        np.asarray(v, dtype=np.float64) for v in eleven_point_table(rel, n_positives=N_POSITIVES)
+    )  # (11,) recall levels and interpolated precision
     ex_levels = [Fraction(i, 10) for i in range(11)]
     ex_interp = [_exact_interpolated(ex_p, ex_r, lv) for lv in ex_levels]
     a.formula("Interpolated precision", "P_interp(r) = max { precision(k) : recall(k) >= r }")
     a.table(
         "The 11-point table",
         ["recall r", "P_interp(r)", "(exact)"],
-        [[f"{i / 10:.1f}", float(interp[i]), str(ex_interp[i])] for i in range(11)],
+        [[float(levels[i]), float(interp[i]), str(ex_interp[i])] for i in range(11)],
         digits=5,
     )
     a.checks.append(

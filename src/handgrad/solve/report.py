@@ -108,51 +108,63 @@ def render_console(
     answers: Sequence[Answer], console: Any, *, html_path: str | None = None
 ) -> None:
     """Print the answers with rich: items, then checks marked PASS / FAIL with their errors."""
+    from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table as RichTable
     from rich.text import Text as RichText
 
     for a in answers:
-        console.rule(f"[bold]Q{a.question}. {a.title}")
+        console.rule(f"[bold]Q{a.question}. {escape(a.title)}")
         if a.status != "solved":
-            console.print(f"[yellow]not implemented yet[/yellow]: {a.note}")
+            console.print(f"[yellow]not implemented yet[/yellow]: {escape(a.note)}")
             continue
         for item in a.items:
             if isinstance(item, Text):
-                console.print(item.text)
+                console.print(RichText(item.text))
             elif isinstance(item, Formula):
-                console.print(Panel(RichText(item.text), title=item.title, title_align="left"))
+                console.print(
+                    Panel(RichText(item.text), title=escape(item.title), title_align="left")
+                )
             elif isinstance(item, Table):
-                t = RichTable(title=item.title, title_justify="left")
-                for col in item.columns:
-                    t.add_column(col, justify="right")
+                t = RichTable(title=escape(item.title), title_justify="left")
+                first = item.rows[0] if item.rows else []
+                for j, col in enumerate(item.columns):
+                    cell = first[j] if j < len(first) else 0
+                    text = isinstance(cell, str) and " " in cell
+                    t.add_column(escape(col), justify="left" if text else "right")
                 for row in item.rows:
-                    t.add_row(*(format_cell(v, item.digits) for v in row))
+                    t.add_row(*(RichText(format_cell(v, item.digits)) for v in row))
                 console.print(t)
             else:
-                m = RichTable(title=item.title, title_justify="left", show_header=False)
+                m = RichTable(title=escape(item.title), title_justify="left", show_header=False)
                 for _ in item.entries[0] if item.entries else []:
                     m.add_column(justify="right")
                 for row in item.entries:
-                    m.add_row(*(format_cell(v, item.digits) for v in row))
+                    m.add_row(*(RichText(format_cell(v, item.digits)) for v in row))
                 console.print(m)
         for f in a.figures:
             where = f" (in {html_path})" if html_path else ""
-            console.print(f"[cyan]figure[/cyan]: {f.title}{where}")
+            console.print(f"[cyan]figure[/cyan]: {escape(f.title + where)}")
         if a.checks:
             ct = RichTable(title=f"Q{a.question} checks", title_justify="left")
             for col in ("check", "independent route", "error", "tolerance", ""):
                 ct.add_column(col)
             for c in a.checks:
                 mark = "[green]PASS[/green]" if c.passed else "[bold red]FAIL[/bold red]"
-                ct.add_row(c.name, c.method, f"{c.error:.2e}", f"{c.tolerance:.0e}", mark)
+                ct.add_row(
+                    RichText(c.name),
+                    RichText(c.method),
+                    f"{c.error:.2e}",
+                    f"{c.tolerance:.0e}",
+                    mark,
+                )
             console.print(ct)
     s = summary(answers)
     colour = "green" if s["all_passed"] else "red"
     console.rule()
     console.print(
         f"[{colour}]{s['passed']} of {s['checks']} checks passed[/{colour}]"
-        + (f"; failed: {', '.join(s['failed_checks'])}" if s["failed"] else "")
+        + (f"; failed: {escape(', '.join(s['failed_checks']))}" if s["failed"] else "")
     )
     if s["not_implemented"]:
         qs = ", ".join(f"Q{q}" for q in s["not_implemented"])
@@ -203,9 +215,13 @@ def _html_table(columns: list[str] | None, rows: list[list[Cell]], digits: int, 
         out.append("<thead><tr>" + "".join(f"<th>{_e(c)}</th>" for c in columns) + "</tr></thead>")
     out.append("<tbody>")
     for row in rows:
-        out.append(
-            "<tr>" + "".join(f"<td>{_e(format_cell(v, digits))}</td>" for v in row) + "</tr>"
+        cells = (
+            f'<td class="left">{_e(v)}</td>'
+            if isinstance(v, str) and " " in v
+            else f"<td>{_e(format_cell(v, digits))}</td>"
+            for v in row
         )
+        out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</tbody></table></div>")
     return "".join(out)
 
