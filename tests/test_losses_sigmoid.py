@@ -208,13 +208,48 @@ def test_binary_and_soft_kernels_agree(
     t = (rng.random(x.shape) < 0.5).astype(np.float64)
     out = {}
     for binary in (True, False):
-        loss, cache = _sigmoid_focal.sigmoid_focal_forward(
-            x, t, alpha, gamma, binary, need_grad=True
+        loss = np.empty_like(x)
+        total, grad = _sigmoid_focal.sigmoid_focal_blocks(
+            x, t, alpha, gamma, binary=binary, loss_out=loss, scale=0.5
         )
-        assert cache is not None
-        out[binary] = (loss, _sigmoid_focal.sigmoid_focal_backward(0.5, cache))
+        assert total == pytest.approx(loss.sum(), rel=1e-14)
+        out[binary] = (loss, grad)
     np.testing.assert_allclose(out[True][0], out[False][0], rtol=1e-13, atol=1e-300)
     np.testing.assert_allclose(out[True][1], out[False][1], rtol=1e-13, atol=1e-300)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_small_blocks_mixed_binary_and_soft(
+    dtype: type, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # blocks of 3 elements: block boundaries, a short last block, binary and soft blocks mixed
+    monkeypatch.setattr(_sigmoid_focal, "BLOCK_BYTES", 3 * np.dtype(dtype).itemsize)
+    x = _logits(rng, (4, 5))
+    t = _binary(rng, (4, 5))
+    t[1, 2], t[3, 4] = 0.3, 0.9  # two soft blocks among binary ones
+    x = x.astype(dtype)
+    for reduction in REDUCTIONS:
+        value, grad = _torch_value_and_grad(x.astype(np.float64), t, 0.25, 2.0, reduction)
+        ours, dx = sigmoid_focal_loss_and_grad(x, t, 0.25, 2.0, reduction)
+        assert np.asarray(ours).dtype == dtype and dx.dtype == dtype
+        rtol = 1e-10 if dtype == np.float64 else 1e-6
+        assert_close(ours, value, rtol=rtol)
+        assert_close(dx, grad, rtol=rtol)
+    if dtype == np.float64:
+
+        def f(a: np.ndarray) -> float:
+            return float(sigmoid_focal_loss(a, t, 0.25, 0.5, "mean"))
+
+        assert_grad_close(f, sigmoid_focal_loss_grad(x, t, 0.25, 0.5, "mean"), x)
+
+
+def test_non_contiguous_input(rng: np.random.Generator) -> None:
+    x = _logits(rng, (6, 8))
+    t = _soft(rng, (6, 8))
+    ref = sigmoid_focal_loss_and_grad(np.ascontiguousarray(x.T), np.ascontiguousarray(t.T))
+    got = sigmoid_focal_loss_and_grad(x.T, t.T)
+    np.testing.assert_array_equal(got[0], ref[0])
+    np.testing.assert_array_equal(got[1], ref[1])
 
 
 def test_target_dtypes_agree(rng: np.random.Generator) -> None:

@@ -22,13 +22,13 @@ Backward
 
     since :math:`s \ge p (1 - p)` (a convex combination of ``p`` and ``1 - p``). Writing the
     :math:`s^{\gamma - 1}` of the chain rule as :math:`s^\gamma / s \cdot p(1-p)` keeps it finite for
-    :math:`0 < \gamma < 1` at :math:`s \to 0`; where ``s`` underflows to 0, ``rho`` is set to 0 (the
-    term carries the factor :math:`s^\gamma = 0`, or :math:`\gamma = 0`).
+    :math:`0 < \gamma < 1` at :math:`s \to 0`; where ``s`` underflows to 0, ``rho`` is 0 (then
+    :math:`p (1 - p) = 0` too, and the term carries :math:`s^\gamma = 0` or :math:`\gamma = 0`).
 
 Binary targets (every ``t`` in {0, 1}): a cheaper, equivalent form
     With :math:`w = 1 - 2t = \pm 1` and :math:`v = w x`: :math:`\mathrm{CE} = A(v)`,
     :math:`s = S(v)`, :math:`\log s = v - A(v)`, so :math:`s^\gamma = e^{\gamma (v - A(v))}`
-    (no ``pow``), and
+    (no ``pow``), :math:`a_t = \tfrac12 + (\tfrac12 - \alpha) w` and
 
     .. math::
         \frac{d\mathrm{FL}}{dx} = a_t w \, s^\gamma \left[\gamma (1 - s) A(v) + s\right],
@@ -36,105 +36,172 @@ Binary targets (every ``t`` in {0, 1}): a cheaper, equivalent form
 
     This is the appendix of Lin et al. (2017) with :math:`y = -w`, :math:`p_t = 1 - s`.
 
-Every kernel works in the input's dtype, in place on its own buffers; the backward consumes the
-forward's cache (overwrites it), so call it once per forward.
+Blocks
+    The input is processed in blocks of :data:`BLOCK_BYTES` per array, so that the forward's
+    intermediates (a handful of block-sized scratch arrays, reused for every block) stay in the
+    CPU cache and the backward of a block runs right after its forward. The only full-size arrays
+    are the outputs: the gradient and, for ``reduction="none"``, the loss. Each block takes the
+    binary form when its targets are all 0 or 1 and the general form otherwise; the two agree to
+    rounding (tested).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["FocalCache", "sigmoid_focal_backward", "sigmoid_focal_forward"]
+__all__ = ["BLOCK_BYTES", "sigmoid_focal_backward", "sigmoid_focal_blocks", "sigmoid_focal_forward"]
 
 Array = NDArray[np.floating]
+BLOCK_BYTES = 1 << 18  # bytes per scratch array of a block (65536 float32); measured best
+
+_SCRATCH = ("w", "v", "buf", "ce", "a_t", "p", "q", "s", "loss", "t")
 
 
-@dataclass
-class FocalCache:
-    """Intermediates kept by the forward for the backward (all shaped like the logits).
+def sigmoid_focal_blocks(
+    x: Array,
+    t: NDArray[np.generic],
+    alpha: float,
+    gamma: float,
+    *,
+    binary: bool | None,
+    loss_out: Array | None,
+    scale: float | None,
+) -> tuple[float, Array | None]:
+    """Loss sum and (if ``scale`` is not None) ``scale * dFL/dx``, block by block.
 
-    ``binary=True``: ``sg`` = s^gamma, ``s``, ``ce`` = A(v), ``w`` = 1 - 2t.
-    ``binary=False``: ``sg`` = s^gamma, ``s`` = rho, ``ce``, ``w`` = p - t, ``t`` = targets.
+    Parameters
+    ----------
+    x : ndarray, floating, any shape
+        Logits (finite, checked by the caller).
+    t : ndarray, same shape
+        Targets in [0, 1], any real dtype (cast blockwise to ``x.dtype``).
+    alpha, gamma : float
+        As in :func:`handgrad.losses.sigmoid_focal_loss` (checked by the caller).
+    binary : bool or None
+        True: every target is 0 or 1 (e.g. integer targets); None: decide per block.
+    loss_out : ndarray (x.size,) or None
+        Where to write the per-element loss (``reduction="none"``); None keeps only its sum.
+    scale : float or None
+        dR/dFL of the reduction; None skips the backward.
+
+    Returns
+    -------
+    total : float
+        Sum of the per-element loss, accumulated in float64 over blocks.
+    grad : ndarray (shape of x) or None
     """
-
-    binary: bool
-    alpha: float
-    gamma: float
-    sg: Array
-    s: Array
-    ce: Array
-    w: Array
-    t: Array | None = None
+    xf = x.reshape(-1)  # (n,) a view for contiguous input
+    tf = t.reshape(-1)  # (n,)
+    n = xf.size
+    grad = (
+        None if scale is None else np.empty_like(xf)
+    )  # (n,) the only full-size scratch-free output
+    block = max(1, BLOCK_BYTES // xf.itemsize)
+    full = {k: np.empty(min(block, n), dtype=xf.dtype) for k in _SCRATCH}  # (block,) each
+    ws_full = SimpleNamespace(**full)
+    total = 0.0
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        if stop - start == block:
+            ws = ws_full
+        else:  # the last, shorter block
+            ws = SimpleNamespace(**{k: a[: stop - start] for k, a in full.items()})
+        xb = xf[start:stop]
+        tb = tf[start:stop]
+        if tb.dtype != xf.dtype:
+            np.copyto(ws.t, tb, casting="unsafe")
+            tb = ws.t
+        is_binary = binary if binary is not None else bool(((tb == 0) | (tb == 1)).all())
+        loss = ws.loss if loss_out is None else loss_out[start:stop]
+        sigmoid_focal_forward(xb, tb, alpha, gamma, is_binary, ws, loss)
+        total += float(loss.sum())
+        if grad is not None and scale is not None:
+            sigmoid_focal_backward(scale, alpha, gamma, is_binary, ws, tb, grad[start:stop])
+    return total, (None if grad is None else grad.reshape(x.shape))
 
 
 def sigmoid_focal_forward(
-    x: Array, t: Array, alpha: float, gamma: float, binary: bool, *, need_grad: bool
-) -> tuple[Array, FocalCache | None]:
-    """Per-element focal loss (shape of ``x``) and, if ``need_grad``, the cache for the backward.
+    x: Array,
+    t: NDArray[Any],
+    alpha: float,
+    gamma: float,
+    binary: bool,
+    ws: SimpleNamespace,
+    loss: Array,
+) -> None:
+    """Per-element loss of one block into ``loss``; leaves the backward's cache in ``ws``.
 
-    ``x`` and ``t`` have the same shape and floating dtype, ``t`` in [0, 1] (checked by the caller);
-    ``binary`` promises every target is exactly 0 or 1.
+    ``x``, ``t``, ``loss`` and every array of ``ws`` (see ``_SCRATCH``) have the same length and
+    dtype; ``binary`` promises every target is exactly 0 or 1.
     """
     if binary:
-        return _forward_binary(x, t, alpha, gamma, need_grad)
-    return _forward_soft(x, t, alpha, gamma, need_grad)
+        _forward_binary(x, t, alpha, gamma, ws, loss)
+    else:
+        _forward_soft(x, t, alpha, gamma, ws, loss)
 
 
-def sigmoid_focal_backward(scale: float, cache: FocalCache) -> Array:
-    """``scale * dFL/dx`` elementwise (``scale`` = dR/dFL of the reduction); consumes ``cache``."""
-    if cache.binary:
-        return _backward_binary(scale, cache)
-    return _backward_soft(scale, cache)
+def sigmoid_focal_backward(
+    scale: float,
+    alpha: float,
+    gamma: float,
+    binary: bool,
+    ws: SimpleNamespace,
+    t: NDArray[Any],
+    grad: Array,
+) -> None:
+    """``grad <- scale * dFL/dx`` for the block whose forward left its cache in ``ws`` (consumed)."""
+    if binary:
+        _backward_binary(scale, alpha, gamma, ws, grad)
+    else:
+        _backward_soft(scale, gamma, ws, t, grad)
 
 
 # ---------------------------------------------------------------------------------------------
-# binary targets: everything from v = (1 - 2t) x
+# binary targets: everything from v = (1 - 2t) x; one exp and one log1p for the loss
 
 
 def _forward_binary(
-    x: Array, t: Array, alpha: float, gamma: float, need_grad: bool
-) -> tuple[Array, FocalCache | None]:
-    w = np.multiply(t, -2.0)  # (*) w = 1 - 2t in {+1, -1}, pass 1 of 2
-    w += 1.0  #                   (*) pass 2
-    v = np.multiply(w, x)  # (*) v = w x: CE = A(v), s = S(v)
-    buf = np.abs(v)  # (*) |v|, then e^{-|v|}, then log(1 + e^{-|v|}): one exp, one log1p
-    np.negative(buf, out=buf)
-    np.exp(buf, out=buf)
-    np.log1p(buf, out=buf)
-    ce = np.maximum(v, 0.0)  # (*) CE = A(v) = max(v, 0) + log1p(e^{-|v|})
-    ce += buf
-    np.subtract(v, ce, out=v)  # v <- log s = v - A(v) <= 0 (exact form of -A(-v))
-    np.multiply(v, gamma, out=buf)  # buf <- gamma log s
-    np.exp(buf, out=buf)  # buf <- s^gamma (1 at gamma = 0, even where s = 0)
-    loss = np.multiply(buf, ce)  # (*) FL without alpha: s^gamma CE
+    x: Array, t: NDArray[Any], alpha: float, gamma: float, ws: SimpleNamespace, loss: Array
+) -> None:
+    np.multiply(t, -2.0, out=ws.w)  # w = 1 - 2t in {+1, -1}
+    ws.w += 1.0
+    np.multiply(ws.w, x, out=ws.v)  # v = w x: CE = A(v), s = S(v)
+    np.abs(x, out=ws.buf)  # |v| = |x| -> e^{-|v|} -> log(1 + e^{-|v|})
+    np.negative(ws.buf, out=ws.buf)
+    np.exp(ws.buf, out=ws.buf)
+    np.log1p(ws.buf, out=ws.buf)
+    np.maximum(ws.v, 0.0, out=ws.ce)  # CE = A(v) = max(v, 0) + log1p(e^{-|v|})
+    ws.ce += ws.buf
+    np.subtract(ws.v, ws.ce, out=ws.v)  # v <- log s = v - A(v) <= 0
+    np.multiply(ws.v, gamma, out=ws.buf)  # buf <- gamma log s
+    np.exp(ws.buf, out=ws.buf)  # buf <- s^gamma (1 at gamma = 0, even where s = 0)
+    np.multiply(ws.buf, ws.ce, out=loss)  # s^gamma CE
     if alpha >= 0:
-        # a_t = alpha t + (1 - alpha)(1 - t) = 1/2 + (1/2 - alpha) w for t = (1 - w) / 2
-        a_t = np.multiply(w, 0.5 - alpha)  # (*) a_t
-        a_t += 0.5
-        loss *= a_t
-    if not need_grad:
-        return loss, None
-    np.exp(v, out=v)  # v <- s
-    return loss, FocalCache(True, alpha, gamma, sg=buf, s=v, ce=ce, w=w)
+        np.multiply(ws.w, 0.5 - alpha, out=ws.a_t)  # a_t = 1/2 + (1/2 - alpha) w
+        ws.a_t += 0.5
+        loss *= ws.a_t
 
 
-def _backward_binary(scale: float, c: FocalCache) -> Array:
-    # dFL/dx = (a_t w) s^gamma [gamma (1 - s) CE + s], with a_t w = w/2 + 1/2 - alpha (binary t)
-    grad = np.subtract(1.0, c.s)  # (*) 1 - s, then the bracket, then the whole gradient
-    c.ce *= c.gamma  # gamma CE
-    grad *= c.ce  # gamma (1 - s) CE
-    grad += c.s  # + s
-    grad *= c.sg  # * s^gamma
-    if c.alpha >= 0:
-        c.w *= 0.5 * scale  # w <- scale (a_t w) = scale (w/2 + 1/2 - alpha)
-        c.w += (0.5 - c.alpha) * scale
+def _backward_binary(
+    scale: float, alpha: float, gamma: float, ws: SimpleNamespace, grad: Array
+) -> None:
+    # dFL/dx = (a_t w) s^gamma [gamma (1 - s) CE + s], a_t w = w/2 + 1/2 - alpha (binary t)
+    np.exp(ws.v, out=ws.v)  # v <- s
+    np.subtract(1.0, ws.v, out=grad)  # 1 - s
+    ws.ce *= gamma  # gamma CE
+    grad *= ws.ce  # gamma (1 - s) CE
+    grad += ws.v  # + s
+    grad *= ws.buf  # * s^gamma
+    if alpha >= 0:
+        ws.w *= 0.5 * scale  # w <- scale (a_t w) = scale (w/2 + 1/2 - alpha)
+        ws.w += (0.5 - alpha) * scale
     elif scale != 1.0:
-        c.w *= scale
-    grad *= c.w
-    return grad
+        ws.w *= scale
+    grad *= ws.w
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,54 +209,46 @@ def _backward_binary(scale: float, c: FocalCache) -> Array:
 
 
 def _forward_soft(
-    x: Array, t: Array, alpha: float, gamma: float, need_grad: bool
-) -> tuple[Array, FocalCache | None]:
-    buf = np.abs(x)  # (*) |x| -> e^{-|x|} -> log1p(e^{-|x|})
-    np.negative(buf, out=buf)
-    np.exp(buf, out=buf)
-    np.log1p(buf, out=buf)
-    a_pos = np.maximum(x, 0.0)  # (*) A(x) = -log(1 - p)
-    a_pos += buf
-    a_neg = np.subtract(a_pos, x)  # (*) A(-x) = A(x) - x = -log p
-    one_m_p = np.negative(a_pos)  # (*) 1 - p = e^{-A(x)}
-    np.exp(one_m_p, out=one_m_p)
-    p = np.negative(a_neg, out=a_neg)  # p = e^{-A(-x)}, in the A(-x) buffer
-    np.exp(p, out=p)
-    ce = a_pos  # CE = A(x) - t x, in the A(x) buffer
-    np.multiply(t, x, out=buf)
-    ce -= buf
-    s = np.multiply(t, one_m_p)  # (*) s = t (1 - p) + (1 - t) p: two non-negative terms
-    np.subtract(1.0, t, out=buf)  # buf <- 1 - t
-    np.multiply(buf, p, out=buf)
-    s += buf
-    sg = np.power(s, gamma)  # (*) s^gamma (0^0 = 1)
-    loss = np.multiply(sg, ce)  # (*) FL without alpha
-    a_t = None
+    x: Array, t: NDArray[Any], alpha: float, gamma: float, ws: SimpleNamespace, loss: Array
+) -> None:
+    np.abs(x, out=ws.buf)  # |x| -> e^{-|x|} -> log1p(e^{-|x|})
+    np.negative(ws.buf, out=ws.buf)
+    np.exp(ws.buf, out=ws.buf)
+    np.log1p(ws.buf, out=ws.buf)
+    np.maximum(x, 0.0, out=ws.ce)  # A(x) = -log(1 - p)
+    ws.ce += ws.buf
+    np.subtract(x, ws.ce, out=ws.p)  # -A(-x) = x - A(x) = log p
+    np.exp(ws.p, out=ws.p)  # p = e^{-A(-x)}
+    np.negative(ws.ce, out=ws.q)  # -A(x) = log(1 - p)
+    np.exp(ws.q, out=ws.q)  # 1 - p = e^{-A(x)}
+    np.multiply(t, x, out=ws.buf)  # CE = A(x) - t x
+    ws.ce -= ws.buf
+    np.multiply(t, ws.q, out=ws.s)  # s = t (1 - p) + (1 - t) p: two non-negative terms
+    np.subtract(1.0, t, out=ws.buf)
+    ws.buf *= ws.p
+    ws.s += ws.buf
+    np.power(ws.s, gamma, out=ws.buf)  # buf <- s^gamma (0^0 = 1)
+    np.multiply(ws.buf, ws.ce, out=loss)  # s^gamma CE
     if alpha >= 0:
-        a_t = np.multiply(t, 2.0 * alpha - 1.0)  # (*) a_t = (1 - alpha) + (2 alpha - 1) t
-        a_t += 1.0 - alpha
-        loss *= a_t
-    if not need_grad:
-        return loss, None
-    # rho = p (1 - p) / s in [0, 1], 0 where s underflowed to 0
-    np.multiply(p, one_m_p, out=one_m_p)
-    # where s == 0, p (1 - p) <= s is 0 already, and stays 0 (rho = 0)
-    rho = np.divide(one_m_p, s, out=one_m_p, where=s > 0)
-    p -= t  # p <- p - t = dCE/dx
-    if a_t is not None:
-        sg *= a_t  # fold a_t into s^gamma: the backward only needs the product
-    return loss, FocalCache(False, alpha, gamma, sg=sg, s=rho, ce=ce, w=p, t=t)
+        np.multiply(t, 2.0 * alpha - 1.0, out=ws.a_t)  # a_t = (1 - alpha) + (2 alpha - 1) t
+        ws.a_t += 1.0 - alpha
+        loss *= ws.a_t
+        ws.buf *= ws.a_t  # buf <- a_t s^gamma: the backward needs only the product
 
 
-def _backward_soft(scale: float, c: FocalCache) -> Array:
-    # dFL/dx = a_t s^gamma [gamma (1 - 2t) rho CE + p - t]   (a_t already folded into c.sg)
-    assert c.t is not None
-    grad = np.multiply(c.t, -2.0 * c.gamma)  # (*) gamma (1 - 2t), then the whole gradient
-    grad += c.gamma
-    grad *= c.s  # * rho
-    grad *= c.ce  # * CE
-    grad += c.w  # + (p - t)
-    grad *= c.sg  # * a_t s^gamma
+def _backward_soft(
+    scale: float, gamma: float, ws: SimpleNamespace, t: NDArray[Any], grad: Array
+) -> None:
+    # dFL/dx = a_t s^gamma [gamma (1 - 2t) rho CE + p - t],  rho = p (1 - p) / s
+    ws.q *= ws.p  # q <- p (1 - p)
+    # where s == 0, p (1 - p) <= s is 0 already and stays 0: rho = 0
+    np.divide(ws.q, ws.s, out=ws.q, where=ws.s > 0)  # q <- rho
+    np.multiply(t, -2.0 * gamma, out=grad)  # gamma (1 - 2t)
+    grad += gamma
+    grad *= ws.q  # * rho
+    grad *= ws.ce  # * CE
+    grad += ws.p  # + p
+    grad -= t  # - t
+    grad *= ws.buf  # * a_t s^gamma
     if scale != 1.0:
         grad *= scale
-    return grad

@@ -47,6 +47,7 @@ from handgrad._reduction import (
     REDUCTIONS,
     apply_reduction,
     check_reduction,
+    reduce_total,
     reduction_scale,
 )
 
@@ -115,28 +116,28 @@ def _class_inputs(logits: ArrayLike, targets: ArrayLike) -> tuple[Array, NDArray
     return z, y
 
 
-def _binary_inputs(logits: ArrayLike, targets: ArrayLike) -> tuple[Array, Array, bool]:
-    """Logits of any shape, finite; targets of the same shape in [0, 1], cast to the logits' dtype.
+def _binary_inputs(
+    logits: ArrayLike, targets: ArrayLike
+) -> tuple[Array, NDArray[Any], bool | None]:
+    """Logits of any shape, finite; targets of the same shape in [0, 1] (any real dtype).
 
-    Returns ``(x, t, binary)`` with ``binary`` true when every target is exactly 0 or 1.
+    Returns ``(x, t, binary)``: ``binary`` is True for integer or bool targets (0 or 1 once in
+    range) and None for floating targets (the kernels look at each block).
     """
     x = as_float_array(logits, "logits")
     _finite_logits(x)
-    t_in = np.asarray(targets)
-    if t_in.dtype.kind not in "biuf":
-        raise TypeError(f"targets must be a real numeric array; got dtype {t_in.dtype}")
-    check_same_shape(x, "logits", t_in, "targets")
-    binary = True
-    if t_in.size:
-        lo, hi = t_in.min(), t_in.max()
+    t = np.asarray(targets)
+    if t.dtype.kind not in "biuf":
+        raise TypeError(f"targets must be a real numeric array; got dtype {t.dtype}")
+    check_same_shape(x, "logits", t, "targets")
+    if t.size:
+        lo, hi = t.min(), t.max()
         if not (lo >= 0 and hi <= 1):  # also false for NaN
             raise ValueError(
                 f"targets must be in [0, 1] (probabilities of the positive class); "
                 f"got values in [{lo}, {hi}]"
             )
-        if t_in.dtype.kind == "f":  # integers in [0, 1] are binary already
-            binary = bool(((t_in == 0) | (t_in == 1)).all())
-    return x, t_in.astype(x.dtype, copy=False), binary
+    return x, t, (True if t.dtype.kind in "biu" else None)
 
 
 def _alpha_weights(alpha: Any, y: NDArray[np.integer], C: int, dtype: np.dtype) -> Array | None:
@@ -363,15 +364,19 @@ def _sigmoid_loss(
         )
     g = _gamma(gamma)
     x, t, binary = _binary_inputs(logits, targets)
-    shape = x.shape
-    x, t = np.atleast_1d(x, t)  # the kernels work on arrays (0-d ufunc results are scalars)
     normalizer = float(t.sum(dtype=np.float64)) if reduction == "normalized" else None
-    loss, cache = _sigmoid_focal.sigmoid_focal_forward(x, t, a, g, binary, need_grad=grad)
-    out = apply_reduction(loss.reshape(shape), reduction, normalizer) if value else None
-    dx = None
-    if cache is not None:
-        scale = reduction_scale(loss.size, reduction, normalizer)
-        dx = _sigmoid_focal.sigmoid_focal_backward(scale, cache).reshape(shape)
+    loss = np.empty(x.shape, dtype=x.dtype) if reduction == "none" else None  # (shape of x)
+    scale = reduction_scale(x.size, reduction, normalizer) if grad else None
+    total, dx = _sigmoid_focal.sigmoid_focal_blocks(
+        x, t, a, g, binary=binary, loss_out=None if loss is None else loss.reshape(-1), scale=scale
+    )
+    out: Loss | None = None
+    if value:
+        out = (
+            loss
+            if loss is not None
+            else reduce_total(total, x.size, reduction, x.dtype, normalizer)
+        )
     return out, dx
 
 
