@@ -464,3 +464,20 @@ def test_bad_mode_and_log_eps() -> None:
         B.ciou_loss_grad(ok, ok, mode="alpha")
     with pytest.raises(ValueError, match="eps must be in"):
         B.log_iou_loss(ok, ok, eps=0.0)
+
+
+@given(
+    st.tuples(
+        st.floats(-1e3, 1e3), st.floats(-1e3, 1e3), st.floats(1e-2, 1e3), st.floats(1e-2, 1e3)
+    ),
+    st.sampled_from(FMTS),
+)
+def test_identical_boxes_property(b: tuple[float, float, float, float], fmt: str) -> None:
+    x, y, w, h = b
+    p = B.box_convert(np.array([[x, y, x + w, y + h]]), "xyxy", fmt)
+    for kind in KINDS:
+        # eps = 0 (log_iou: a tiny eps, which leaves IoU = 1 exactly) makes the claim exact
+        eps = 1e-300 if kind == "log_iou" else 0.0
+        loss, g = getattr(B, f"{kind}_loss_and_grad")(p, p.copy(), eps=eps, fmt=fmt)
+        assert abs(loss[0]) <= 1e-15
+        np.testing.assert_allclose(g, 0.0, atol=1e-12 / min(w, h))
