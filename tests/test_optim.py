@@ -1,0 +1,205 @@
+"""Optimizers follow torch.optim's trajectories step for step; clipping equals torch.nn.utils."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from handgrad.nn.language_model import LanguageModel
+from handgrad.optim import SGD, Adagrad, Adam, AdamW, clip_grad_norm, clip_grad_value
+from oracle import assert_close
+
+CONFIGS = [
+    (SGD, torch.optim.SGD, {"lr": 0.05}),
+    (SGD, torch.optim.SGD, {"lr": 0.05, "momentum": 0.9}),
+    (SGD, torch.optim.SGD, {"lr": 0.05, "momentum": 0.9, "dampening": 0.3, "weight_decay": 0.01}),
+    (SGD, torch.optim.SGD, {"lr": 0.05, "momentum": 0.8, "nesterov": True, "weight_decay": 0.1}),
+    (Adagrad, torch.optim.Adagrad, {"lr": 0.3}),
+    (
+        Adagrad,
+        torch.optim.Adagrad,
+        {"lr": 0.3, "lr_decay": 0.01, "weight_decay": 0.05, "initial_accumulator_value": 0.1},
+    ),
+    (Adam, torch.optim.Adam, {"lr": 0.05}),
+    (
+        Adam,
+        torch.optim.Adam,
+        {"lr": 0.05, "betas": (0.8, 0.99), "weight_decay": 0.1, "amsgrad": True},
+    ),
+    (
+        Adam,
+        torch.optim.Adam,
+        {"lr": 0.05, "betas": (0.3, 0.9)},
+    ),  # 1 - beta1 >= 0.5: other lerp branch
+    (AdamW, torch.optim.AdamW, {"lr": 0.05}),
+    (AdamW, torch.optim.AdamW, {"lr": 0.05, "weight_decay": 0.3, "amsgrad": True}),
+]
+IDS = [f"{c[0].__name__}-{i}" for i, c in enumerate(CONFIGS)]
+
+
+def quadratic(rng, n=6):
+    M = rng.standard_normal((n, n))
+    A = M @ M.T / n + np.eye(n)  # symmetric positive definite
+    return A, rng.standard_normal(n)
+
+
+@pytest.mark.parametrize("ours_cls,torch_cls,kw", CONFIGS, ids=IDS)
+def test_trajectory_equals_torch_on_a_quadratic(rng, ours_cls, torch_cls, kw):
+    # f(p) = 1/2 p^T A p - b^T p for a matrix and a vector parameter; 60 steps.
+    A, b = quadratic(rng)
+    p1, p2 = rng.standard_normal(6), rng.standard_normal((6, 2))
+    ours = [p1.copy(), p2.copy()]
+    opt = ours_cls(ours, **kw)
+    tp = [torch.tensor(p1, requires_grad=True), torch.tensor(p2, requires_grad=True)]
+    topt = torch_cls(tp, **kw)
+    for _ in range(60):
+        grads = [A @ ours[0] - b, A @ ours[1] - b[:, None]]
+        opt.step(grads)
+        topt.zero_grad()
+        loss = 0.5 * tp[0] @ torch.tensor(A) @ tp[0] - torch.tensor(b) @ tp[0]
+        loss = (
+            loss
+            + (0.5 * tp[1] * (torch.tensor(A) @ tp[1])).sum()
+            - (torch.tensor(b)[:, None] * tp[1]).sum()
+        )
+        loss.backward()
+        topt.step()
+    for a, t in zip(ours, tp, strict=True):
+        assert_close(a, t.detach().numpy(), rtol=1e-10)
+
+
+def test_sgd_worked_example_momentum():
+    # p0 = 1, g = 2p, lr 0.1, momentum 0.5: b1 = g0 = 2, p1 = 1 - 0.2 = 0.8;
+    # g1 = 1.6, b2 = 0.5 * 2 + 1.6 = 2.6, p2 = 0.8 - 0.26 = 0.54.
+    p = np.array([1.0])
+    opt = SGD([p], lr=0.1, momentum=0.5)
+    opt.step([2 * p])
+    assert p[0] == pytest.approx(0.8, abs=1e-15)
+    opt.step([2 * p])
+    assert p[0] == pytest.approx(0.54, abs=1e-15)
+
+
+def test_adam_first_step_moves_by_lr():
+    # After one step m_hat = g and v_hat = g^2, so the step is lr * g / (|g| + eps) = lr sign(g).
+    p = np.array([1.0, -2.0])
+    Adam([p], lr=0.01, eps=0.0).step([np.array([3.0, -0.5])])
+    np.testing.assert_allclose(p, [0.99, -1.99], rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("kind", ["sgd", "adam"])
+def test_trajectory_equals_torch_on_an_rnn_language_model(rng, kind):
+    V, H, T, Nb = 5, 4, 6, 2
+    model = LanguageModel(V, H, cell="rnn", seed=0)
+    tok, tgt = rng.integers(0, V, (T, Nb)), rng.integers(0, V, (T, Nb))
+    ref = {k: torch.tensor(v, requires_grad=True) for k, v in model.state_dict().items()}
+    rnn = torch.nn.RNN(V, H).double()
+    if kind == "sgd":
+        opt, topt = (
+            SGD(model, lr=0.5, momentum=0.9),
+            torch.optim.SGD(ref.values(), lr=0.5, momentum=0.9),
+        )
+    else:
+        opt, topt = Adam(model, lr=0.02), torch.optim.Adam(ref.values(), lr=0.02)
+    for _ in range(50):
+        model.train_step(tok, tgt, opt)
+        topt.zero_grad()
+        params = {k[4:]: v for k, v in ref.items() if k.startswith("rnn.")}
+        out, _ = torch.func.functional_call(
+            rnn, params, (F.one_hot(torch.tensor(tok), V).double(),)
+        )
+        logits = out @ ref["head.weight"].T + ref["head.bias"]
+        F.cross_entropy(logits.reshape(-1, V), torch.tensor(tgt).reshape(-1)).backward()
+        topt.step()
+    for k, v in model.params.items():
+        assert_close(v, ref[k].detach().numpy(), rtol=1e-10)
+
+
+@settings(max_examples=30)
+@given(
+    max_norm=st.floats(0.0, 5.0),
+    norm_type=st.sampled_from([1.0, 2.0, 3.0, math.inf]),
+    scale=st.floats(0.01, 10.0),
+)
+def test_clip_grad_norm_equals_torch(max_norm, norm_type, scale):
+    rng = np.random.default_rng(int(max_norm * 100 + scale * 10))
+    grads = [scale * rng.standard_normal((3, 4)), scale * rng.standard_normal(5)]
+    ours = [g.copy() for g in grads]
+    total = clip_grad_norm(ours, max_norm, norm_type)
+    ts = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
+    for t, g in zip(ts, grads, strict=True):
+        t.grad = torch.tensor(g)
+    t_total = torch.nn.utils.clip_grad_norm_(ts, max_norm, norm_type)
+    assert total == pytest.approx(float(t_total), rel=1e-13)
+    for a, t in zip(ours, ts, strict=True):
+        assert_close(a, t.grad.numpy(), rtol=1e-13)
+
+
+def test_clip_grad_norm_worked_example_and_module():
+    # grads (3, 4) has norm 5; max_norm 1 scales by 1 / (5 + 1e-6).
+    g = np.array([3.0, 4.0])
+    assert clip_grad_norm([g], 1.0) == 5.0
+    np.testing.assert_allclose(g, [3 / (5 + 1e-6), 4 / (5 + 1e-6)], rtol=1e-15)
+    small = np.array([0.3, 0.4])  # norm 0.5 < 1: unchanged
+    clip_grad_norm([small], 1.0)
+    np.testing.assert_array_equal(small, [0.3, 0.4])
+    model = LanguageModel(4, 3, seed=0)
+    for gr in model.gradients():
+        gr += 1.0  # every element 1: norm = sqrt(number of elements)
+    n = sum(gr.size for gr in model.gradients())
+    assert clip_grad_norm(model, 1.0) == pytest.approx(np.sqrt(n), rel=1e-14)
+    total = np.sqrt(sum(float(np.sum(gr**2)) for gr in model.gradients()))
+    assert total == pytest.approx(np.sqrt(n) / (np.sqrt(n) + 1e-6), rel=1e-13)
+
+
+def test_clip_grad_value_equals_torch(rng):
+    grads = [3 * rng.standard_normal((4, 5)), 3 * rng.standard_normal(7)]
+    ours = [g.copy() for g in grads]
+    clip_grad_value(ours, 1.5)
+    ts = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
+    for t, g in zip(ts, grads, strict=True):
+        t.grad = torch.tensor(g)
+    torch.nn.utils.clip_grad_value_(ts, 1.5)
+    for a, t in zip(ours, ts, strict=True):
+        np.testing.assert_array_equal(a, t.grad.numpy())
+    np.testing.assert_array_equal(ours[0], np.clip(grads[0], -1.5, 1.5))  # min-char-rnn's np.clip
+
+
+def test_optimizer_on_module_reads_module_grads(rng):
+    model = LanguageModel(4, 3, seed=0)
+    before = model.state_dict()
+    opt = SGD(model, lr=0.1)
+    for g in model.gradients():
+        g[...] = 1.0
+    opt.step()
+    for k, v in model.params.items():
+        np.testing.assert_allclose(v, before[k] - 0.1, rtol=0, atol=1e-15)
+    opt.zero_grad()
+    assert all(not g.any() for g in model.gradients())
+
+
+def test_bad_input_gives_clear_errors():
+    p = np.zeros(3)
+    with pytest.raises(ValueError, match=r"lr must be in \[0.0, inf\); got -1"):
+        SGD([p], lr=-1)
+    with pytest.raises(ValueError, match="nesterov needs momentum > 0 and dampening = 0"):
+        SGD([p], lr=0.1, nesterov=True)
+    with pytest.raises(ValueError, match=r"betas\[1\] must be in \[0.0, 1.0\)"):
+        Adam([p], betas=(0.9, 1.0))
+    with pytest.raises(ValueError, match="grads must be a list of 1 arrays; got None"):
+        SGD([p], lr=0.1).step()
+    with pytest.raises(ValueError, match=r"grads\[0\] must have shape \(3,\); got \(4,\)"):
+        SGD([p], lr=0.1).step([np.zeros(4)])
+    with pytest.raises(TypeError, match="params must be a Module or a list of float arrays"):
+        SGD([[1, 2]], lr=0.1)
+    with pytest.raises(ValueError, match="norm_type must be positive or inf"):
+        clip_grad_norm([np.ones(2)], 1.0, norm_type=0)
+    with pytest.raises(ValueError, match="total norm of the gradients is nan"):
+        clip_grad_norm([np.array([np.nan])], 1.0, error_if_nonfinite=True)
+    with pytest.raises(ValueError, match=r"clip_value must be in \[0.0, inf\)"):
+        clip_grad_value([np.ones(2)], -1.0)
