@@ -22,6 +22,7 @@ from handgrad.metrics.detection.inputs import (
 )
 from handgrad.metrics.detection.params import CocoParams
 from handgrad.metrics.detection.state import CocoEvalState, merge_states
+from handgrad.metrics.detection.voc import VocEvaluation, voc_ap, voc_evaluate
 
 __all__ = [
     "STAT_NAMES",
@@ -31,10 +32,13 @@ __all__ = [
     "CocoParams",
     "DetectionEvalWarning",
     "Detections",
+    "VocEvaluation",
     "coco_eval_state",
     "coco_evaluate",
     "coco_evaluation",
     "load_coco_ground_truth",
     "load_detections",
     "merge_states",
+    "voc_ap",
+    "voc_evaluate",
 ]
