@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from handgrad import _softmax_focal
 from handgrad.gradcheck import assert_grad_close
 from handgrad.losses import (
     softmax_cross_entropy,
@@ -320,3 +321,16 @@ def test_bad_input(kwargs: dict, error: type, match: str) -> None:
         for fn in (softmax_cross_entropy, softmax_cross_entropy_grad):
             with pytest.raises(error, match=match):
                 fn(**args)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_small_blocks_of_rows(
+    reduction: str, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # blocks of 2 rows (and a last block of 1): same values and gradients as torch
+    monkeypatch.setattr(_softmax_focal, "BLOCK_BYTES", 2 * 4 * 8)
+    z, y = _problem(rng, n=7, c=4)
+    for gamma, alpha in ((0.0, None), (2.0, np.linspace(0.5, 2.0, 4))):
+        value, grad = _torch_value_and_grad(torch_softmax_focal, z, y, gamma, alpha, reduction)
+        assert_close(softmax_focal_loss(z, y, gamma, alpha, reduction), value)
+        assert_close(softmax_focal_loss_grad(z, y, gamma, alpha, reduction), grad)

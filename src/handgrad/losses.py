@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from handgrad import _sigmoid_focal
+from handgrad import _sigmoid_focal, _softmax_focal
 from handgrad._checks import (
     as_float_array,
     as_int_array,
@@ -158,50 +158,7 @@ def _alpha_weights(alpha: Any, y: NDArray[np.integer], C: int, dtype: np.dtype) 
 
 
 # ---------------------------------------------------------------------------------------------
-# softmax family: forward and backward side by side
-#
-#   log p_ij = z_ij - lse_i,  lse_i = log sum_j exp z_ij,   p_t,i = p_{i, y_i}
-#   CE_i = -log p_t,i;        dCE_i/dz_ij = p_ij - [j = y_i]
-#   FL_i = -a_i (1 - p_t)^g log p_t
-#   dFL_i/dz_ij = a_i (1 - p_t)^g (1 - g p_t r_i) (p_ij - [j = y_i]),  r = log p_t / (1 - p_t)
-
-
-def _softmax_forward(
-    z: Array, y: NDArray[np.integer], gamma: float, a: Array | None
-) -> tuple[Array, tuple[Any, ...]]:
-    """Per-sample loss (N,) (cross-entropy when gamma = 0 and a is None) and the backward cache."""
-    N = z.shape[0]
-    rows = np.arange(N)
-    shifted = z - z.max(axis=1, keepdims=True)  # (N, C) z - max_j z: exp cannot overflow
-    e = np.exp(shifted)  # (N, C) exp of the shifted logits, becomes p in the backward
-    total = e.sum(axis=1)  # (N,) sum_j exp(z_ij - max), in [1, C]
-    logpt = shifted[rows, y] - np.log(total)  # (N,) log p_t = z_y - lse
-    if gamma == 0:
-        weight = None  # (1 - p_t)^0 (1 - 0) = 1
-        loss = np.negative(logpt)  # (N,) CE
-    else:
-        one_m_pt = -np.expm1(logpt)  # (N,) 1 - p_t, exact near p_t = 1
-        focus = np.power(one_m_pt, gamma)  # (N,) (1 - p_t)^gamma
-        loss = focus * -logpt  # (N,)
-        # r = log p_t / (1 - p_t) <= -1, with its limit -1 at p_t = 1
-        safe = np.where(one_m_pt > 0, one_m_pt, 1.0)
-        r = np.where(one_m_pt > 0, logpt / safe, -1.0)  # (N,)
-        weight = focus * (1.0 - gamma * np.exp(logpt) * r)  # (N,) dFL/d(-log p_t)
-    if a is not None:
-        loss *= a
-        weight = a if weight is None else weight * a
-    return loss, (e, total, rows, y, weight)
-
-
-def _softmax_backward(scale: float, cache: tuple[Any, ...]) -> Array:
-    """``scale * dloss/dz`` (N, C) from the forward's cache (consumed)."""
-    e, total, rows, y, weight = cache
-    factor = np.full_like(total, scale) if weight is None else weight * scale  # (N,)
-    dz = e  # (N, C) p - onehot, scaled; built in the exp buffer
-    dz /= total[:, None]  # p = softmax(z)
-    dz[rows, y] -= 1.0
-    dz *= factor[:, None]
-    return dz
+# softmax family (kernels, forward beside backward, in handgrad._softmax_focal)
 
 
 def _softmax_loss(
@@ -218,10 +175,9 @@ def _softmax_loss(
     z, y = _class_inputs(logits, targets)
     g = _gamma(gamma)
     a = _alpha_weights(alpha, y, z.shape[1], z.dtype)
-    loss, cache = _softmax_forward(z, y, g, a)
-    out = apply_reduction(loss, reduction) if value else None
-    dz = _softmax_backward(reduction_scale(loss.size, reduction), cache) if grad else None
-    return out, dz
+    scale = reduction_scale(z.shape[0], reduction) if grad else None
+    loss, dz = _softmax_focal.softmax_focal_blocks(z, y, g, a, scale=scale)
+    return (apply_reduction(loss, reduction) if value else None), dz
 
 
 def softmax_cross_entropy(logits: ArrayLike, targets: ArrayLike, reduction: str = "mean") -> Loss:
