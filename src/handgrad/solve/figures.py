@@ -67,7 +67,7 @@ def vanishing_gradient_figure(lags: ArrayLike, curves: Mapping[str, ArrayLike]) 
     for label, y in curves.items():
         ax.semilogy(x, np.asarray(y), marker=".", label=label)
     ax.set_xlabel("t - k (time steps back)")
-    ax.set_ylabel("spectral norm of dh_t/dh_k")
+    ax.set_ylabel("spectral norm of dS_t/dS_k (S = h, or (h, c))")
     ax.set_title("Vanishing and exploding gradients in recurrent networks")
     ax.legend(fontsize=8)
     return to_svg(fig)
@@ -129,16 +129,25 @@ def same_l2_boxes_figure(
     ious: Mapping[str, ArrayLike],
     l2: float,
 ) -> str:
-    """Left: the ground truth and the family of boxes (x1, y1, x2, y2); right: IoU along the family."""
+    """Boxes with one L2 loss and their overlap with the ground truth.
+
+    Left: the ground truth (black) and the boxes (x1, y1, x2, y2), coloured by the first measure
+    in ``ious``; right: every measure, boxes sorted by the first one.
+    """
     fig, (ax_boxes, ax_iou) = new_figure(width=9.0, height=4.0, ncols=2)
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
     from matplotlib.patches import Rectangle
 
     b = np.asarray(boxes, dtype=float)
-    n = len(b)
-    colors = [_viridis(i / max(n - 1, 1)) for i in range(n)]
-    for i, (x1, y1, x2, y2) in enumerate(b):
+    curves = {k: np.asarray(v, dtype=float) for k, v in ious.items()}
+    name, first = next(iter(curves.items()))
+    norm = Normalize(vmin=float(first.min()), vmax=float(first.max()))
+    cmap = colormaps["viridis"]
+    for (x1, y1, x2, y2), v in zip(b, first, strict=True):
         ax_boxes.add_patch(
-            Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, lw=0.8, color=colors[i], alpha=0.8)
+            Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, lw=0.8, color=cmap(norm(v)))
         )
     gx1, gy1, gx2, gy2 = gt
     ax_boxes.add_patch(Rectangle((gx1, gy1), gx2 - gx1, gy2 - gy1, fill=False, lw=2.5, color="k"))
@@ -148,18 +157,14 @@ def same_l2_boxes_figure(
     ax_boxes.set_xlim(lo - pad, hi + pad)
     ax_boxes.set_ylim(lo - pad, hi + pad)
     ax_boxes.set_aspect("equal")
-    ax_boxes.set_title(f"ground truth (black) and boxes with L2 = {l2:g}")
-    index = np.arange(n)
-    for label, y in ious.items():
-        ax_iou.plot(index, np.asarray(y), ".-", label=label)
-    ax_iou.set_xlabel("box index along the family")
+    ax_boxes.set_title(f"ground truth (black), boxes with L2 = {l2:g}")
+    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax_boxes, label=name)
+    order = np.argsort(first, kind="stable")
+    rank = np.arange(len(b))
+    for label, y in curves.items():
+        ax_iou.plot(rank, y[order], ".-", label=label)
+    ax_iou.set_xlabel(f"boxes, sorted by {name}")
     ax_iou.set_ylabel("overlap with the ground truth")
     ax_iou.set_title("Same L2 loss, very different IoU")
     ax_iou.legend(fontsize=8)
     return to_svg(fig)
-
-
-def _viridis(t: float) -> tuple[float, float, float, float]:
-    from matplotlib import colormaps
-
-    return tuple(colormaps["viridis"](t))  # type: ignore[return-value]

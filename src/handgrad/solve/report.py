@@ -127,11 +127,9 @@ def render_console(
                 )
             elif isinstance(item, Table):
                 t = RichTable(title=escape(item.title), title_justify="left")
-                first = item.rows[0] if item.rows else []
+                text_cols = _text_columns(item.rows)
                 for j, col in enumerate(item.columns):
-                    cell = first[j] if j < len(first) else 0
-                    text = isinstance(cell, str) and " " in cell
-                    t.add_column(escape(col), justify="left" if text else "right")
+                    t.add_column(escape(col), justify="left" if j in text_cols else "right")
                 for row in item.rows:
                     t.add_row(*(RichText(format_cell(v, item.digits)) for v in row))
                 console.print(t)
@@ -185,6 +183,7 @@ table { border-collapse: collapse; margin: 0.25rem 0 1rem; font-variant-numeric:
 th, td { border: 1px solid #ccc; padding: 0.2rem 0.45rem; text-align: right; white-space: nowrap; }
 th { background: #f3f3f3; }
 table.matrix td { border: none; padding: 0.1rem 0.6rem; }
+.matrix-block { display: inline-block; vertical-align: top; margin-right: 1.5rem; max-width: 100%; }
 table.matrix { border-left: 2px solid #444; border-right: 2px solid #444; }
 pre { background: #f6f8fa; padding: 0.6rem; overflow-x: auto; font-size: 0.85rem; }
 figure { margin: 1rem 0; }
@@ -209,19 +208,27 @@ def _e(s: object) -> str:
     return html.escape(str(s), quote=True)
 
 
+def _text_columns(rows: list[list[Cell]]) -> set[int]:
+    """Columns holding prose (a string with a space somewhere): shown left-aligned."""
+    return {j for row in rows for j, v in enumerate(row) if isinstance(v, str) and " " in v}
+
+
 def _html_table(columns: list[str] | None, rows: list[list[Cell]], digits: int, cls: str) -> str:
     out = [f'<div class="scroll"><table class="{cls}">']
+    text_cols = _text_columns(rows)
+
+    def attr(j: int) -> str:
+        return ' class="left"' if j in text_cols else ""
+
     if columns:
-        out.append("<thead><tr>" + "".join(f"<th>{_e(c)}</th>" for c in columns) + "</tr></thead>")
+        heads = "".join(f"<th{attr(j)}>{_e(c)}</th>" for j, c in enumerate(columns))
+        out.append(f"<thead><tr>{heads}</tr></thead>")
     out.append("<tbody>")
     for row in rows:
-        cells = (
-            f'<td class="left">{_e(v)}</td>'
-            if isinstance(v, str) and " " in v
-            else f"<td>{_e(format_cell(v, digits))}</td>"
-            for v in row
+        cells = "".join(
+            f"<td{attr(j)}>{_e(format_cell(v, digits))}</td>" for j, v in enumerate(row)
         )
-        out.append("<tr>" + "".join(cells) + "</tr>")
+        out.append(f"<tr>{cells}</tr>")
     out.append("</tbody></table></div>")
     return "".join(out)
 
@@ -240,8 +247,8 @@ def _html_answer(a: Answer) -> str:
             out.append(f"<h3>{_e(item.title)}</h3>")
             out.append(_html_table(item.columns, item.rows, item.digits, "data"))
         else:
-            out.append(f"<h3>{_e(item.title)}</h3>")
-            out.append(_html_table(None, item.entries, item.digits, "matrix"))
+            out.append(f'<div class="matrix-block"><h3>{_e(item.title)}</h3>')
+            out.append(_html_table(None, item.entries, item.digits, "matrix") + "</div>")
     for f in a.figures:
         out.append(f'<figure class="answer-figure" id="fig-{_e(f.name)}">{f.svg}')
         out.append(f"<figcaption>{_e(f.title)}{'. ' + _e(f.caption) if f.caption else ''}")
