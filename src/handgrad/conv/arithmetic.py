@@ -153,7 +153,9 @@ def output_padding_for(
         If no allowed ``output_padding`` reaches ``target``; the message gives the reachable sizes.
     """
     check_positive_int(target, "target")
-    smallest = conv_transpose_output_size(n, kernel, stride, padding, 0, dilation)
+    _check_common(n, kernel, stride, padding, dilation)
+    # size at a = 0 (may be <= 0 when padding crops a lot; a larger a can still reach target)
+    smallest = (n - 1) * stride - 2 * padding + dilation * (kernel - 1) + 1
     largest = smallest + max(stride, dilation) - 1
     a = target - smallest
     if a < 0 or a >= max(stride, dilation):
@@ -162,7 +164,7 @@ def output_padding_for(
             f"stride={stride}, padding={padding}, dilation={dilation} the transposed convolution "
             f"gives (n - 1) s - 2p + d(k - 1) + 1 + a = {smallest} + a, and output_padding must "
             f"satisfy 0 <= a < max(stride, dilation) = {max(stride, dilation)}, so only sizes "
-            f"{smallest}..{largest} are reachable"
+            f"{max(smallest, 1)}..{largest} are reachable"
         )
     return a
 
