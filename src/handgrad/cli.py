@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from handgrad import __version__
+from handgrad.cli_eval import eval_app
 
 app = typer.Typer(
     name="handgrad",
@@ -19,6 +20,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(eval_app, name="eval")
 
 
 def _version_callback(value: bool) -> None:

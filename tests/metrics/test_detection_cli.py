@@ -1,0 +1,118 @@
+"""``handgrad eval coco`` and ``handgrad eval voc``."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+
+import numpy as np
+import pytest
+from benchmarks.coco_synth import make_coco
+from typer.testing import CliRunner
+
+from handgrad.cli import app
+from handgrad.metrics import STAT_NAMES, coco_evaluate, voc_evaluate
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def files(tmp_path):
+    gt, dets = make_coco(12, n_categories=3, dets_per_image=10, seed=31)
+    gt_path, det_path = tmp_path / "gt.json", tmp_path / "dets.json"
+    gt_path.write_text(json.dumps(gt))
+    det_path.write_text(json.dumps(dets))
+    return gt, dets, gt_path, det_path
+
+
+def test_coco_prints_pycocotools_summary(files):
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    gt, dets, gt_path, det_path = files
+    result = runner.invoke(app, ["eval", "coco", str(gt_path), str(det_path)])
+    assert result.exit_code == 0, result.output
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        coco_gt = COCO()
+        coco_gt.dataset = copy.deepcopy(gt)
+        coco_gt.createIndex()
+        ev = COCOeval(coco_gt, coco_gt.loadRes(copy.deepcopy(dets)), "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    want = [line for line in printed.getvalue().splitlines() if line.startswith(" Average")]
+    got = [line for line in result.stdout.splitlines() if line.startswith(" Average")]
+    assert got == want and len(got) == 12
+
+
+def test_coco_per_class_and_json(files, tmp_path):
+    gt, dets, gt_path, det_path = files
+    out = tmp_path / "out.json"
+    result = runner.invoke(
+        app, ["eval", "coco", str(gt_path), str(det_path), "--per-class", "--json", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "class1" in result.stdout and "AP50" in result.stdout
+    payload = json.loads(out.read_text())
+    stats = coco_evaluate(gt, dets)
+    assert payload["stats"] == stats
+    assert set(payload["stats"]) == set(STAT_NAMES)
+    assert set(payload["per_class"]) == {"class1", "class2", "class3"}
+
+
+def test_coco_malformed_file_is_one_line_error_exit_2(files, tmp_path):
+    gt, dets, gt_path, det_path = files
+    dets[3]["bbox"] = [1, 2, -3, 4]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(dets))
+    result = runner.invoke(app, ["eval", "coco", str(gt_path), str(bad)])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: detections[3]")
+    assert "Traceback" not in result.output
+
+
+def test_coco_missing_file_exit_2(tmp_path):
+    result = runner.invoke(app, ["eval", "coco", str(tmp_path / "no.json"), str(tmp_path / "x")])
+    assert result.exit_code == 2 and "cannot read file" in result.output
+
+
+def test_coco_warning_is_shown(tmp_path):
+    gt = {
+        "images": [{"id": 1}],
+        "categories": [{"id": 1}],
+        "annotations": [
+            {"id": 0, "image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5], "area": 25}
+        ],
+    }
+    dets = [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5], "score": 1.0}]
+    (tmp_path / "g.json").write_text(json.dumps(gt))
+    (tmp_path / "d.json").write_text(json.dumps(dets))
+    result = runner.invoke(
+        app, ["eval", "coco", str(tmp_path / "g.json"), str(tmp_path / "d.json")]
+    )
+    assert result.exit_code == 0
+    assert "warning: a ground-truth annotation has id 0" in result.output
+
+
+def test_voc_table_and_json(files, tmp_path):
+    gt, dets, gt_path, det_path = files
+    out = tmp_path / "voc.json"
+    result = runner.invoke(
+        app,
+        ["eval", "voc", str(gt_path), str(det_path), "--method", "voc07", "--json", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    want = voc_evaluate(gt, dets, method="voc07")
+    assert f"mAP = {want.mean_ap:.3f}" in result.stdout
+    assert json.loads(out.read_text()) == want.as_dict()
+    np.testing.assert_allclose(json.loads(out.read_text())["mAP"], want.mean_ap)
+
+
+def test_voc_bad_method_exit_2(files):
+    _, _, gt_path, det_path = files
+    result = runner.invoke(app, ["eval", "voc", str(gt_path), str(det_path), "--method", "x"])
+    assert result.exit_code == 2 and "method must be one of" in result.output
