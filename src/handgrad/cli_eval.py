@@ -105,7 +105,7 @@ def coco(
     ap50 = result.per_category_at(0.5) if 0.5 in result.params.iou_thrs else None
     ap75 = result.per_category_at(0.75) if 0.75 in result.params.iou_thrs else None
     if per_class:
-        table = Table(title="AP per category (area all, maxDets %d)" % result.params.max_dets[-1])
+        table = Table(title=f"AP per category (area all, maxDets {result.params.max_dets[-1]})")
         for col in ("id", "category", "AP", "AP50", "AP75"):
             table.add_column(col, justify="left" if col == "category" else "right")
         for k, cat in enumerate(result.params.cat_ids):

@@ -64,7 +64,7 @@ def test_coco_per_class_and_json(files, tmp_path):
 
 
 def test_coco_malformed_file_is_one_line_error_exit_2(files, tmp_path):
-    gt, dets, gt_path, det_path = files
+    _, dets, gt_path, _ = files
     dets[3]["bbox"] = [1, 2, -3, 4]
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(dets))
