@@ -181,11 +181,12 @@ def test_step_with_n_positives_scales_sklearn(data, missing):
     assert ours == pytest.approx(theirs, rel=1e-14, abs=1e-15)
 
 
-@given(scored_lists(min_positives=1))
-def test_precision_recall_curve_equals_sklearn_bit_for_bit(data):
+@given(scored_lists(min_positives=1), st.booleans())
+def test_precision_recall_curve_equals_sklearn_bit_for_bit(data, drop):
     y, s = data
     for ours, theirs in zip(
-        precision_recall_curve(y, s), sk_precision_recall_curve(y.astype(int), s)
+        precision_recall_curve(y, s, drop_intermediate=drop),
+        sk_precision_recall_curve(y.astype(int), s, drop_intermediate=drop),
     ):
         assert ours.dtype == theirs.dtype
         np.testing.assert_array_equal(ours, theirs, strict=True)

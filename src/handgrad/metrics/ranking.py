@@ -272,11 +272,12 @@ def eleven_point_table(
 
 
 def precision_recall_curve(
-    y_true: ArrayLike, y_score: ArrayLike
+    y_true: ArrayLike, y_score: ArrayLike, *, drop_intermediate: bool = False
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.floating]]:
     """Precision-recall pairs at every distinct score, as ``sklearn.metrics.precision_recall_curve``.
 
-    Equal to scikit-learn's default call (``drop_intermediate=False``, no sample weights), bit for bit.
+    Equal to scikit-learn's call with the same arguments, bit for bit (scikit-learn's ``pos_label`` and
+    ``sample_weight`` are not offered: labels are 0/1 and unweighted).
 
     Parameters
     ----------
@@ -284,6 +285,9 @@ def precision_recall_curve(
         Binary labels (0/1 or bool).
     y_score : array_like of shape (n,)
         Finite scores; higher means more likely positive.
+    drop_intermediate : bool, default False
+        Keep only the first and last threshold of each run of equal true-positive counts (the
+        points that shape the plotted curve), as scikit-learn does.
 
     Returns
     -------
@@ -300,6 +304,9 @@ def precision_recall_curve(
     score = _scores(y_score, "y_score")
     check_same_shape(is_pos, "y_true", score, "y_score")
     tp, fp, index = _ap.curve_points(is_pos, _ap.descending_keys(score))  # (T,) each
+    if drop_intermediate and tp.size > 2:
+        keep = np.flatnonzero(np.r_[True, (np.diff(tp[:-1]) != 0) | (np.diff(tp[1:]) != 0), True])
+        tp, fp, index = tp[keep], fp[keep], index[keep]
     precision = tp / (tp + fp)  # (T,)
     if tp[-1] == 0:
         recall = np.full(tp.size, _undefined("recall"))
