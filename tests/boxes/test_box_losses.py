@@ -66,7 +66,7 @@ def torch_loss(
     w, h, wg, hg = x2 - x1, y2 - y1, x2g - x1g, y2g - y1g
     theta = torch.atan(w / h)
     if mode == "paper":  # value atan(w/h); gradient (h, -w): the 1/(w^2 + h^2) factor dropped
-        theta = theta.detach() + h.detach() * w - w.detach() * h
+        theta = theta.detach() + (h.detach() * w - w.detach() * h)
     v = (4 / math.pi**2) * (torch.atan(wg / hg) - theta) ** 2
     if mode == "exact":
         alpha = v / (1 - iou + v + eps)
@@ -481,3 +481,74 @@ def test_identical_boxes_property(b: tuple[float, float, float, float], fmt: str
         loss, g = getattr(B, f"{kind}_loss_and_grad")(p, p.copy(), eps=eps, fmt=fmt)
         assert abs(loss[0]) <= 1e-15
         np.testing.assert_allclose(g, 0.0, atol=1e-12 / min(w, h))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("mode", ["torchvision", "exact", "paper"])
+def test_degenerate_boxes_match_torch_where_torch_is_finite(kind: str, mode: str) -> None:
+    if kind != "ciou" and mode != "torchvision":
+        pytest.skip("mode only matters for CIoU")
+    value, (grad, _) = torch_grad(
+        lambda a, b: torch_loss(a, b, kind, mode=mode), DEGENERATE, DEGENERATE_T
+    )
+    kwargs = {"mode": mode} if kind == "ciou" else {}
+    loss, g = getattr(B, f"{kind}_loss_and_grad")(DEGENERATE, DEGENERATE_T, **kwargs)
+    rows = np.isfinite(value) & np.all(np.isfinite(grad), axis=1)
+    if kind != "ciou":
+        assert rows.all()  # torch is finite everywhere for these with eps > 0
+    else:
+        assert not rows.all()  # atan(w / h) with h = 0 or 0/0: the policy takes over
+    assert rows.sum() >= 4
+    assert_close(loss[rows], value[rows], rtol=1e-12)
+    assert_close(g[rows], grad[rows], rtol=1e-12)
+
+
+def test_noncontiguous_mixed_and_list_inputs(rng: np.random.Generator) -> None:
+    p, t = pairs_with_ties(rng)
+    ref_loss, ref_g = B.giou_loss_and_grad(p, t)
+    loss, g = B.giou_loss_and_grad(np.asfortranarray(p), t.tolist())
+    np.testing.assert_array_equal(loss, ref_loss)
+    np.testing.assert_array_equal(g, ref_g)
+    wide = np.repeat(p, 2, axis=0)[::2]  # strided rows
+    np.testing.assert_array_equal(B.giou_loss_grad(wide, t), ref_g)
+    # float32 pred with float64 target computes in float64
+    loss = B.giou_loss(p.astype(np.float32), t)
+    assert loss.dtype == np.float64
+
+
+def test_bad_row_found_in_a_later_block() -> None:
+    from handgrad.boxes._kernel import BLOCK
+
+    n = BLOCK + 10
+    p = np.tile([0.0, 0.0, 1.0, 1.0], (n, 1))
+    p[BLOCK + 3] = [0.0, 0.0, 1.0, -1.0]
+    with pytest.raises(ValueError, match=f"row {BLOCK + 3}"):
+        B.ciou_loss_and_grad(p, np.ones((n, 1)) * [0.0, 0.0, 2.0, 2.0])
+    huge = np.float32([[-3e38, 0, 3e38, 1]])  # finite, but x2 - x1 overflows float32
+    with pytest.raises(ValueError, match="pred has coordinates too large for float32"):
+        B.iou_loss(huge, huge)
+    with pytest.raises(ValueError, match="boxes1 has coordinates too large"):
+        B.box_iou(huge, huge)
+    big = np.float32([[0, 0, 3e19, 3e19]])  # the size is finite, the area is not
+    with pytest.raises(ValueError, match="too large for float32.*the loss overflows"):
+        with np.errstate(over="ignore", invalid="ignore"):
+            B.giou_loss(big, big * 0.5)
+
+
+@given(
+    st.lists(
+        st.tuples(*[st.floats(-50, 50, allow_nan=False)] * 2, *[st.floats(0, 20)] * 2),
+        min_size=2,
+        max_size=2,
+    ),
+    st.sampled_from([0.0, 1e-7]),
+    st.sampled_from(["torchvision", "exact", "paper"]),
+)
+def test_ciou_finite_everywhere(boxes: list[tuple[float, ...]], eps: float, mode: str) -> None:
+    (a, b, c, d), (e, f, g_, h) = boxes
+    p = np.array([[a, b, a + c, b + d]])
+    t = np.array([[e, f, e + g_, f + h]])
+    loss, g = B.ciou_loss_and_grad(p, t, eps=eps, mode=mode)
+    assert np.isfinite(loss[0]) and np.all(np.isfinite(g))
+    loss, g = B.giou_loss_and_grad(p, t, eps=eps)
+    assert np.isfinite(loss[0]) and np.all(np.isfinite(g))

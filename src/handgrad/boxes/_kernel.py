@@ -131,11 +131,12 @@ def _block(
     dt = p.dtype.type
     one = dt(1)
 
-    # sizes (m,) each; also the input check of the block
-    w = x2 - x1
-    h = y2 - y1
-    wg = x2g - x1g
-    hg = y2g - y1g
+    # sizes (m,) each; also the input check of the block (NaN, inf, overflow, negative)
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = x2 - x1
+        h = y2 - y1
+        wg = x2g - x1g
+        hg = y2g - y1g
     if not _sizes_ok(w, h, wg, hg):
         raise _InvalidBlock
 
@@ -346,6 +347,11 @@ def fused_iou_loss(
                 f"pred and target (fmt {fmt!r}) overflow when converted to corners in rows "
                 f"{i0}..{i1 - 1}; their coordinates are too large for {dtype}"
             ) from None
+        if not np.isfinite(loss[i0:i1].sum()):  # squares of huge sizes overflow the dtype
+            raise ValueError(
+                f"pred and target have coordinates too large for {dtype} in rows {i0}..{i1 - 1}: "
+                "the loss overflows (use float64 or rescale the boxes)"
+            )
         if gb is not None and grad is not None:
             xyxy_grad_to_fmt(gb, fmt)
             np.copyto(grad[i0:i1].T, gb)

@@ -218,18 +218,26 @@ def check_valid_boxes(boxes: FloatArray, name: str, fmt: str) -> None:
     check_finite(boxes, name)
     w: FloatArray
     h: FloatArray
-    if fmt == "xyxy":
-        w = boxes[..., 2] - boxes[..., 0]
-        h = boxes[..., 3] - boxes[..., 1]
-        what = "x2 >= x1 and y2 >= y1"
-    else:
-        w = boxes[..., 2]
-        h = boxes[..., 3]
-        what = "w >= 0 and h >= 0"
-    bad = ~((w >= 0) & (h >= 0) & np.isfinite(w) & np.isfinite(h))
-    if bad.any():
-        row = tuple(int(i) for i in np.argwhere(bad)[0])
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below
+        if fmt == "xyxy":
+            w = boxes[..., 2] - boxes[..., 0]
+            h = boxes[..., 3] - boxes[..., 1]
+            what = "x2 >= x1 and y2 >= y1"
+        else:
+            w = boxes[..., 2]
+            h = boxes[..., 3]
+            what = "w >= 0 and h >= 0"
+    negative = (w < 0) | (h < 0)
+    if negative.any():
+        row = tuple(int(i) for i in np.argwhere(negative)[0])
         raise ValueError(
             f"{name} must hold boxes with {what} (fmt {fmt!r}); got {boxes[row].tolist()} "
             f"at row {row[0] if len(row) == 1 else row}"
+        )
+    overflow = ~(np.isfinite(w) & np.isfinite(h))
+    if overflow.any():
+        row = tuple(int(i) for i in np.argwhere(overflow)[0])
+        raise ValueError(
+            f"{name} has coordinates too large for {boxes.dtype}: the size of "
+            f"{boxes[row].tolist()} at row {row[0] if len(row) == 1 else row} overflows"
         )
