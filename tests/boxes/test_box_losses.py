@@ -530,7 +530,7 @@ def test_bad_row_found_in_a_later_block() -> None:
     with pytest.raises(ValueError, match="boxes1 has coordinates too large"):
         B.box_iou(huge, huge)
     big = np.float32([[0, 0, 3e19, 3e19]])  # the size is finite, the area is not
-    with pytest.raises(ValueError, match="too large for float32.*the loss overflows"):
+    with pytest.raises(ValueError, match=r"too large for float32.*the loss overflows"):
         with np.errstate(over="ignore", invalid="ignore"):
             B.giou_loss(big, big * 0.5)
 
