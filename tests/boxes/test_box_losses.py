@@ -464,6 +464,8 @@ def test_bad_mode_and_log_eps() -> None:
         B.ciou_loss_grad(ok, ok, mode="alpha")
     with pytest.raises(ValueError, match="eps must be in"):
         B.log_iou_loss(ok, ok, eps=0.0)
+    with pytest.raises(ValueError, match="eps must be > 0 for log_iou_loss in float32"):
+        B.log_iou_loss(ok.astype(np.float32), ok.astype(np.float32), eps=1e-50)
 
 
 @given(

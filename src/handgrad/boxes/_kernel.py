@@ -322,6 +322,10 @@ def fused_iou_loss(
     n = pred.shape[0]
     dtype = np.result_type(pred.dtype, target.dtype)
     e = dtype.type(eps)
+    if kind == "log_iou" and e == 0:
+        raise ValueError(
+            f"eps must be > 0 for log_iou_loss in {dtype}; got {eps!r}, which rounds to 0"
+        )
     scale = reduction_scale(n, reduction)
     loss = np.empty(n, dtype=dtype)  # (N,) per-pair loss
     grad = np.empty((n, 4), dtype=dtype) if want_grad else None  # (N, 4) dL/dpred
