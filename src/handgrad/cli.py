@@ -74,7 +74,7 @@ def solve(
             figures=figures,
             seed=seed,
         )
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     raise typer.Exit(code)

@@ -105,3 +105,30 @@ def test_report_is_written_where_asked(tmp_path):
     result = runner.invoke(app, ["solve", "-q", "3", "--html", str(target), "--no-figures"])
     assert result.exit_code == 0
     assert target.exists()
+
+
+def test_unwritable_report_path_is_one_clean_line(tmp_path):
+    target = tmp_path / "missing-dir" / "r.html"
+    result = runner.invoke(app, ["solve", "-q", "3", "--no-figures", "--html", str(target)])
+    assert result.exit_code == 2
+    assert "error:" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_other_seeds_pass_every_check(seed, tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "solve",
+            "--json",
+            "--no-figures",
+            "--seed",
+            str(seed),
+            "--html",
+            str(tmp_path / "r.html"),
+        ],
+    )
+    doc = json.loads(result.stdout)
+    assert doc["seed"] == seed
+    assert doc["summary"]["failed"] == 0, doc["summary"]["failed_checks"]
+    assert result.exit_code == 0

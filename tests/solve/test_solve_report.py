@@ -128,6 +128,7 @@ def test_json_schema():
     assert check["passed"] is True
     assert [f["name"] for f in first["figures"]] == ["one", "two"]
     assert second["status"] == "not implemented" and "handgrad.conv" in second["note"]
+    assert second["passed"] is None  # nothing was checked: neither passed nor failed
 
 
 def test_console_marks_pass_fail_and_missing():

@@ -78,7 +78,7 @@ def answer_dict(a: Answer, *, include_svg: bool = False) -> dict[str, Any]:
         "title": a.title,
         "status": a.status,
         "note": a.note,
-        "passed": a.passed,
+        "passed": a.passed if a.status == "solved" else None,
         "values": jsonable(a.values),
         "checks": [_check_dict(c) for c in a.checks],
         "items": [_item_dict(i) for i in a.items],
