@@ -337,3 +337,25 @@ def test_per_category_ap_is_mean_over_thresholds_and_recalls():
         want = s[s > -1].mean() if (s > -1).any() else np.nan
         np.testing.assert_allclose(ours.per_category_ap[k], want, rtol=1e-14)
     np.testing.assert_allclose(np.nanmean(ours.per_category_ap), ours.stats["AP"], rtol=1e-12)
+
+
+@settings(max_examples=20)
+@given(
+    st.lists(gt_box, max_size=10),
+    st.lists(det_box, min_size=1, max_size=20),
+    st.lists(st.sampled_from([0.0, 0.1, 0.3, 0.5, 0.75, 0.9, 1.0]), min_size=1, max_size=4),
+    st.lists(st.sampled_from([0.0, 0.05, 0.33, 0.5, 0.99, 1.0]), min_size=1, max_size=5),
+)
+def test_equals_pycocotools_random_thresholds(boxes, detections, iou_thrs, rec_thrs):
+    gt, dets = small_coco(boxes, detections)
+    params = {"iou_thrs": np.array(iou_thrs), "rec_thrs": np.array(rec_thrs)}
+    assert_same(coco_evaluation(gt, dets, **params), pycoco(gt, dets, **params))
+
+
+def test_no_categories_and_no_images():
+    gt = {"images": [{"id": 1}], "categories": [], "annotations": []}
+    ours = coco_evaluation(gt, [])
+    assert ours.precision.shape == (10, 101, 0, 4, 3)
+    assert all(v == -1.0 for v in ours.stats.values())
+    gt = {"images": [], "categories": [{"id": 1}], "annotations": []}
+    assert all(v == -1.0 for v in coco_evaluate(gt, []).values())

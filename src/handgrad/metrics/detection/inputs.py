@@ -18,6 +18,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -116,11 +117,8 @@ def _column(entries: Sequence[Any], key: str, where: str) -> list[Any]:
 
 def _ids(values: list[Any], where: str, key: str) -> NDArray[np.int64]:
     """Integer ids; floats holding whole numbers are accepted, anything else names the entry."""
-    for v in values:  # fast path: everything is a plain int
-        if type(v) is not int:
-            break
-    else:
-        return np.asarray(values, dtype=np.int64).reshape(len(values))
+    if set(map(type, values)) <= {int}:  # fast path: plain ints
+        return np.fromiter(values, dtype=np.int64, count=len(values))
     for i, v in enumerate(values):
         ok = isinstance(v, int | np.integer) and not isinstance(v, bool)
         ok = ok or (isinstance(v, float | np.floating) and np.isfinite(v) and float(v).is_integer())
@@ -131,6 +129,10 @@ def _ids(values: list[Any], where: str, key: str) -> NDArray[np.int64]:
 
 def _numbers(values: list[Any], where: str, key: str) -> NDArray[np.float64]:
     """Finite floats, with an error naming the first entry that is not a finite number."""
+    if set(map(type, values)) <= {int, float}:  # fast path: plain numbers
+        arr = np.fromiter(values, dtype=np.float64, count=len(values))
+        if np.isfinite(arr).all():
+            return arr
     try:
         arr = np.asarray(values, dtype=np.float64).reshape(len(values))
     except (TypeError, ValueError):
@@ -155,10 +157,19 @@ def _boxes(values: Any, where: str, key: str = "bbox") -> NDArray[np.float64]:
     n = len(values)
     if n == 0:
         return np.zeros((0, 4))
-    try:
-        arr = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        arr = None
+    arr = None
+    if (
+        isinstance(values, list)
+        and set(map(type, values)) <= {list, tuple}
+        and set(map(len, values)) == {4}
+        and set(map(type, chain.from_iterable(values))) <= {int, float}
+    ):  # fast path: lists of four plain numbers
+        arr = np.fromiter(chain.from_iterable(values), dtype=np.float64, count=4 * n).reshape(n, 4)
+    if arr is None:
+        try:
+            arr = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            arr = None
     if arr is None or arr.shape != (n, 4) or not np.isfinite(arr).all():
         for i, b in enumerate(values):
             ok = isinstance(b, Sequence | np.ndarray) and len(b) == 4

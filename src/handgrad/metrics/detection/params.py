@@ -13,8 +13,8 @@ handgrad           pycocotools                 default
 =================  ==========================  =====================================================
 
 The summary looks thresholds up by exact equality (``iouThr == iouThrs``), so a user grid built with
-``np.arange(0.5, 0.96, 0.05)`` (whose 0.75 is 0.7500000000000001) silently loses AP75; such grids
-raise a :class:`DetectionEvalWarning`.
+``np.arange(0.5, 0.96, 0.05)`` (whose 0.75 is 0.7500000000000001) silently loses AP75; a grid with a
+value within 1e-9 of 0.5 or 0.75 but not equal to it raises a :class:`DetectionEvalWarning`.
 """
 
 from __future__ import annotations
@@ -82,19 +82,18 @@ def _id_vector(value: Any, name: str) -> NDArray[np.int64]:
 
 
 def _warn_iou_grid(iou_thrs: NDArray[np.float64]) -> None:
-    """Warn for thresholds within 1e-9 of a value of the default grid (or 0.5, 0.75) but not it."""
-    targets = np.concatenate([DEFAULT_IOU_THRS, [0.5, 0.75]])
-    for t in iou_thrs:
-        near = targets[np.abs(targets - t) < 1e-9]
-        if near.size and not np.any(near == t):
+    """Warn for thresholds within 1e-9 of 0.5 or 0.75 (the values the summary looks up by
+    exact equality) but not equal to them."""
+    for target in (0.5, 0.75):
+        near = iou_thrs[np.abs(iou_thrs - target) < 1e-9]
+        if near.size and not np.any(near == target):
             warnings.warn(
-                f"iou_thrs holds {t!r}, which is not exactly {near[0]!r}: thresholds are looked up "
-                "by exact equality (the AP50/AP75 summaries give -1 when 0.5 or 0.75 is missing); "
-                "build the grid with np.linspace(0.5, 0.95, 10) or round it",
+                f"iou_thrs holds {near[0]!r}, which is not exactly {target}: the summary looks "
+                f"thresholds up by exact equality, so AP{round(target * 100)} will be -1; build "
+                "the grid with np.linspace(0.5, 0.95, 10) or round it",
                 DetectionEvalWarning,
                 stacklevel=4,
             )
-            return
 
 
 def make_params(
