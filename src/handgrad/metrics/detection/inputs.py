@@ -133,22 +133,16 @@ def _numbers(values: list[Any], where: str, key: str) -> NDArray[np.float64]:
         arr = np.fromiter(values, dtype=np.float64, count=len(values))
         if np.isfinite(arr).all():
             return arr
-    try:
-        arr = np.asarray(values, dtype=np.float64).reshape(len(values))
-    except (TypeError, ValueError):
-        arr = None
-    if arr is not None and np.isfinite(arr).all():
-        return arr
     for i, v in enumerate(values):
         if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
             raise ValueError(f"{where}[{i}][{key!r}] must be a number; got {v!r}")
         if not np.isfinite(v):
             raise ValueError(f"{where}[{i}][{key!r}] must be finite; got {v!r}")
-    raise AssertionError("unreachable")  # pragma: no cover
+    return np.asarray(values, dtype=np.float64).reshape(len(values))
 
 
 def _flags(values: list[Any], where: str, key: str) -> NDArray[np.bool_]:
-    arr = _numbers(values, where, key)
+    arr = _numbers([int(v) if isinstance(v, bool) else v for v in values], where, key)
     return arr != 0
 
 
