@@ -107,8 +107,14 @@ def _part_a(a: Answer, rng: np.random.Generator) -> None:
         for name, term_stack, fd in (("W", terms.weight_hh, fd_W), ("U", terms.weight_ih, fd_U)):
             key = f"dE{t}/d{name}"
             total = term_stack.sum(axis=0)  # (H, H) or (H, D)
+            prev = "H" if name == "W" else "I"  # term_k = delta_k H_{k-1}^T, or delta_k I_k^T
             for k in range(t):
-                a.matrix(f"{key}: term k = {k + 1}", term_stack[k], digits=4)
+                idx = k if name == "W" else k + 1
+                a.matrix(
+                    f"{key}: term k = {k + 1}, delta_{k + 1} {prev}_{idx}^T",
+                    term_stack[k],
+                    digits=4,
+                )
             a.matrix(f"{key} = sum of the {t} terms", total, digits=6)
             a.values[key] = total
             rows.append(
@@ -246,9 +252,14 @@ def _part_b(a: Answer, rng: np.random.Generator, figures: bool) -> None:
         curves[label] = norms[::-1].mean(axis=1)  # (T + 1,) indexed by T - k, mean over sequences
     lags = np.arange(LAGS + 1)
     shown = [1, 5, 10, 20, 40]
+    grid = np.linspace(-8.0, 8.0, 16001)  # (G,) includes 0, where both derivatives peak
+    sig = 0.5 * (1.0 + np.tanh(0.5 * grid))  # (G,) sigmoid
+    tanh_max = float(np.max(1.0 - np.tanh(grid) ** 2))
+    sig_max = float(np.max(sig * (1.0 - sig)))
     a.formula(
         "(b) Vanishing and exploding gradients",
-        "dH_t/dH_k = prod_{j=k+1..t} diag(f'(a_j)) W,  |tanh'| <= 1, sigmoid' <= 1/4\n"
+        f"dH_t/dH_k = prod_{{j=k+1..t}} diag(f'(a_j)) W,  max |tanh'| = {tanh_max:g}, "
+        f"max sigmoid' = {sig_max:g}\n"
         "so |dH_t/dH_k| <= prod |diag f'(a_j)| |W|: geometric decay when |W| < 1 (or tanh "
         "saturates), growth when W is large.\nRemedies: ReLU (f' = 1 where active), shorter "
         "sequences (truncated BPTT), gradient clipping for explosion, LSTM / GRU (additive cell "

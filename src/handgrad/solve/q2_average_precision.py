@@ -112,10 +112,12 @@ def solve(seed: int = 0, figures: bool = True) -> Answer:
     ex_ap11 = sum(ex_interp, Fraction(0)) / 11
     # The seed's arithmetic: each interpolated precision rounded to two decimals before summing.
     seed_ap = sum(round(float(v), 2) for v in ex_interp) / 11
+    rounded = sorted({v for v in ex_interp if round(float(v), 2) != v})
+    shown = ", ".join(f"{v} -> {round(float(v), 2):g}" for v in rounded)
     a.text(
         f"AP_11pt = (1/11) sum_r P_interp(r) = {ex_ap11} = {float(ex_ap11):.5f}. The seed writes "
-        f"0.752: with the interpolated precisions rounded to two decimals (4/7 -> 0.57) the sum gives "
-        f"{seed_ap:.5f}, which it truncated to three decimals."
+        f"0.752: with the interpolated precisions rounded to two decimals ({shown}) the sum gives "
+        f"{seed_ap:.5f}, truncated to three decimals."
     )
     a.values["precision"] = precision
     a.values["recall"] = recall
