@@ -180,3 +180,21 @@ def test_runner_exit_code_and_files(tmp_path, monkeypatch, capsys):
     assert solve_runner.run(console, json_output=True) == 0
     assert json.loads(capsys.readouterr().out)["summary"]["all_passed"] is True
     assert not (tmp_path / solve_runner.DEFAULT_HTML).exists()  # --json alone writes no HTML
+
+
+def test_require_does_not_hide_a_broken_dependency(monkeypatch):
+    import importlib
+
+    def broken(name, *args, **kwargs):
+        raise ModuleNotFoundError("No module named 'scipy'", name="scipy")
+
+    monkeypatch.setattr(importlib, "import_module", broken)
+    with pytest.raises(ModuleNotFoundError, match="scipy"):
+        require("conv", "conv2d")
+
+
+def test_solve_question_rejects_unknown_numbers():
+    from handgrad.solve import solve_question
+
+    with pytest.raises(ValueError, match=r"question must be one of \[1, 2, 3, 4, 5\]; got 6"):
+        solve_question(6)
