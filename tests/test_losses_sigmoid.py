@@ -389,3 +389,26 @@ def test_bad_input(kwargs: dict, error: type, match: str) -> None:
     for fn in (sigmoid_focal_loss, sigmoid_focal_loss_grad, sigmoid_focal_loss_and_grad):
         with pytest.raises(error, match=match):
             fn(**args)
+
+
+def test_several_default_blocks_match_torch(rng: np.random.Generator) -> None:
+    # more elements than one default block (float64: 32768 per block), ragged last block,
+    # binary rows and soft rows mixed; float32 agrees with float64 to float32 rounding
+    x = _logits(rng, (701, 97))
+    t = (rng.random((701, 97)) < 0.02).astype(np.float64)
+    t[350:360] = rng.random((10, 97))  # a soft stretch in the middle block
+    for reduction in ("none", "normalized"):
+        value, grad = _torch_value_and_grad(x, t, 0.25, 2.0, reduction)
+        ours, dx = sigmoid_focal_loss_and_grad(x, t, 0.25, 2.0, reduction)
+        assert_close(ours, value)
+        assert_close(dx, grad)
+        ours32, dx32 = sigmoid_focal_loss_and_grad(x.astype(np.float32), t, 0.25, 2.0, reduction)
+        # float32 rounding only (torch's own float32 result is 1e-7 to 1e-6 away)
+        assert_close(ours32, value, rtol=1e-6)
+        assert_close(dx32, grad, rtol=1e-6)
+
+
+def test_list_input() -> None:
+    loss = sigmoid_focal_loss([[0, 0], [0, 0]], [[1, 0], [0, 1]], reduction="sum")
+    # 2 * (0.0433 + 0.1300): x = 0 for every entry, two positives and two negatives
+    assert loss == pytest.approx(2 * 0.25 * math.log(2)) and isinstance(loss, np.float64)

@@ -27,8 +27,9 @@ Backward
 
 Binary targets (every ``t`` in {0, 1}): a cheaper, equivalent form
     With :math:`w = 1 - 2t = \pm 1` and :math:`v = w x`: :math:`\mathrm{CE} = A(v)`,
-    :math:`s = S(v)`, :math:`\log s = v - A(v)`, so :math:`s^\gamma = e^{\gamma (v - A(v))}`
-    (no ``pow``), :math:`a_t = \tfrac12 + (\tfrac12 - \alpha) w` and
+    :math:`s = S(v)`, :math:`\log s = -A(-v) = \min(v, 0) - \log(1 + e^{-|v|})` (never the
+    cancelling :math:`v - A(v)`), :math:`s^\gamma = e^{\gamma \log s}` (no ``pow``),
+    :math:`1 - s = e^{-A(v)}`, :math:`a_t = \tfrac12 + (\tfrac12 - \alpha) w` and
 
     .. math::
         \frac{d\mathrm{FL}}{dx} = a_t w \, s^\gamma \left[\gamma (1 - s) A(v) + s\right],
@@ -176,7 +177,8 @@ def _forward_binary(
     np.log1p(ws.buf, out=ws.buf)
     np.maximum(ws.v, 0.0, out=ws.ce)  # CE = A(v) = max(v, 0) + log1p(e^{-|v|})
     ws.ce += ws.buf
-    np.subtract(ws.v, ws.ce, out=ws.v)  # v <- log s = v - A(v) <= 0
+    np.minimum(ws.v, 0.0, out=ws.v)  # v <- log s = -A(-v) = min(v, 0) - log1p(e^{-|v|}) <= 0
+    ws.v -= ws.buf  #                  (not v - A(v), which cancels for v >> 0)
     np.multiply(ws.v, gamma, out=ws.buf)  # buf <- gamma log s
     np.exp(ws.buf, out=ws.buf)  # buf <- s^gamma (1 at gamma = 0, even where s = 0)
     np.multiply(ws.buf, ws.ce, out=loss)  # s^gamma CE
@@ -191,7 +193,8 @@ def _backward_binary(
 ) -> None:
     # dFL/dx = (a_t w) s^gamma [gamma (1 - s) CE + s], a_t w = w/2 + 1/2 - alpha (binary t)
     np.exp(ws.v, out=ws.v)  # v <- s
-    np.subtract(1.0, ws.v, out=grad)  # 1 - s
+    np.negative(ws.ce, out=grad)  # 1 - s = S(-v) = e^{-A(v)} (1 - s would cancel for s ~ 1)
+    np.exp(grad, out=grad)
     ws.ce *= gamma  # gamma CE
     grad *= ws.ce  # gamma (1 - s) CE
     grad += ws.v  # + s
@@ -217,7 +220,8 @@ def _forward_soft(
     np.log1p(ws.buf, out=ws.buf)
     np.maximum(x, 0.0, out=ws.ce)  # A(x) = -log(1 - p)
     ws.ce += ws.buf
-    np.subtract(x, ws.ce, out=ws.p)  # -A(-x) = x - A(x) = log p
+    np.minimum(x, 0.0, out=ws.p)  # log p = -A(-x) = min(x, 0) - log1p(e^{-|x|})
+    ws.p -= ws.buf
     np.exp(ws.p, out=ws.p)  # p = e^{-A(-x)}
     np.negative(ws.ce, out=ws.q)  # -A(x) = log(1 - p)
     np.exp(ws.q, out=ws.q)  # 1 - p = e^{-A(x)}
