@@ -12,7 +12,7 @@ from benchmarks.coco_synth import make_coco
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handgrad.metrics import STAT_NAMES, coco_evaluate, coco_evaluation
+from handgrad.metrics import STAT_NAMES, DetectionEvalWarning, coco_evaluate, coco_evaluation
 
 pycocotools = pytest.importorskip("pycocotools")
 from pycocotools.coco import COCO  # noqa: E402
@@ -359,3 +359,40 @@ def test_no_categories_and_no_images():
     assert all(v == -1.0 for v in ours.stats.values())
     gt = {"images": [], "categories": [{"id": 1}], "annotations": []}
     assert all(v == -1.0 for v in coco_evaluate(gt, []).values())
+
+
+def test_adversarial_ties_and_bucket_sizes(rng):
+    # image i holds i identical boxes (i = 1..40, so groups fall in every power-of-two bucket),
+    # a few crowd boxes and out-of-range areas; detections: many identical copies with tied
+    # scores, more than max_dets, plus boxes half-overlapping (IoU 1/3)
+    images = [{"id": i} for i in range(1, 41)]
+    anns, dets = [], []
+    for i in range(1, 41):
+        for j in range(i):
+            crowd = int(j % 7 == 3)
+            area = [400.0, 5000.0, 1e5][j % 3]
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": i,
+                    "category_id": 1 + j % 2,
+                    "bbox": [10.0, 10.0, 20.0, 20.0],
+                    "area": area,
+                    "iscrowd": crowd,
+                }
+            )
+        for j in range(int(rng.integers(1, 130))):
+            shift = 10.0 * (j % 2)
+            dets.append(
+                {
+                    "image_id": i,
+                    "category_id": 1 + j % 2,
+                    "bbox": [10.0 + shift, 10.0, 20.0, 20.0],
+                    "score": float(rng.choice([0.2, 0.5, 0.5, 0.9])),
+                }
+            )
+    gt = {"images": images, "categories": [{"id": 1}, {"id": 2}], "annotations": anns}
+    with pytest.warns(DetectionEvalWarning, match="more than max_dets"):
+        ours = coco_evaluation(gt, dets, max_dets=[1, 10, 15])
+    assert_same(ours, pycoco(gt, dets, max_dets=[1, 10, 15]))
+    assert_same(coco_evaluation(gt, dets), pycoco(gt, dets))
