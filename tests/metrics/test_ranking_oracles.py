@@ -257,7 +257,10 @@ def test_coco_equals_pycocotools_worked_example():
 def test_hit_ranks_equal_stable_argsort(data):
     y, s = data
     expected = np.flatnonzero(y[np.argsort(-s, kind="stable")])
-    np.testing.assert_array_equal(hit_ranks(y, descending_keys(s)), expected)
+    np.testing.assert_array_equal(hit_ranks(y, s), expected)
+    s32 = np.clip(s, -3e38, 3e38).astype(np.float32)  # (n,) more ties (and +-0 from denormals)
+    expected32 = np.flatnonzero(y[np.argsort(-s32, kind="stable")])
+    np.testing.assert_array_equal(hit_ranks(y, s32), expected32)
     np.testing.assert_array_equal(
         np.argsort(descending_keys(s), kind="stable"), np.argsort(-s, kind="stable")
     )

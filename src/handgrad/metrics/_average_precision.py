@@ -6,8 +6,9 @@ Conventions
 -----------
 * Ranking is by descending score with a *stable* order: equal scores keep their input order, as
   ``np.argsort(-score, kind="mergesort")`` in pycocotools and MATLAB's stable ``sort`` in the VOC devkit.
-* Scores are mapped to int64 *descending keys* (:func:`descending_keys`): ascending key order is
-  descending score order, equal keys are exactly equal scores (``-0.0`` and ``0.0`` share a key).
+* For the full argsort (:func:`curve_points`) scores are mapped to int64 *descending keys*
+  (:func:`descending_keys`): ascending key order is descending score order, equal keys are exactly
+  equal scores (``-0.0`` and ``0.0`` share a key).
 * A ranked list is summarised by ``hit_ranks`` (P,): the 0-based positions of the positives in the
   stable descending order, ascending. Precision at the k-th hit is ``k / (hit_ranks[k-1] + 1)`` and
   recall ``k / n_positives``: the interpolated definitions need nothing else, because precision
@@ -63,67 +64,72 @@ def descending_keys(score: NDArray[np.floating]) -> NDArray[np.int64]:
 
 
 def _split_sorted(
-    is_pos: NDArray[np.bool_], key: NDArray[np.int64]
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Keys of the positives and of the negatives, each sorted ascending (best score first)."""
-    return np.sort(key[is_pos]), np.sort(key[~is_pos])
+    is_pos: NDArray[np.bool_], score: NDArray[np.floating]
+) -> tuple[NDArray[np.floating], NDArray[np.floating]]:
+    """Scores of the positives and of the negatives, each sorted ascending (worst first).
+
+    A plain (unstable) sort of values suffices: only comparisons are used afterwards, under which
+    ``-0.0 == 0.0`` as in the stable ranking. float32 stays float32 (a cheaper sort).
+    """
+    return np.sort(score[is_pos]), np.sort(score[~is_pos])
 
 
-def hit_ranks(is_pos: NDArray[np.bool_], key: NDArray[np.int64]) -> NDArray[np.int64]:
+def hit_ranks(is_pos: NDArray[np.bool_], score: NDArray[np.floating]) -> NDArray[np.int64]:
     """0-based ranks of the positives in the stable descending order, ascending. Shape (P,).
 
-    Equals ``np.flatnonzero(is_pos[np.argsort(key, kind="stable")])`` without the full argsort:
-    the k-th best positive (0-based) has rank k + (negatives ranked before it). Negatives with a
-    strictly better key are counted by ``searchsorted`` on the sorted negative keys; negatives with
-    an *equal* key come first only when their input index is smaller, which is settled by a stable
-    argsort of just the elements whose key is shared by a positive and a negative.
+    Equals ``np.flatnonzero(is_pos[np.argsort(-score, kind="stable")])`` without that argsort: the
+    k-th best positive (0-based) has rank k + (negatives ranked before it). Negatives with a strictly
+    higher score are counted by ``searchsorted`` on the sorted negative scores (two sorts of values
+    cost about half one stable argsort); negatives with an *equal* score come first only when their
+    input index is smaller, which a stable argsort of just the elements holding a score shared by
+    both classes settles.
     """
-    pos_key, neg_key = _split_sorted(is_pos, key)  # (P,), (N,)
-    P, N = pos_key.size, neg_key.size
-    ranks = np.arange(P, dtype=np.int64)  # (P,) positives ranked before each one
+    pos, neg = _split_sorted(is_pos, score)  # (P,), (N,) ascending
+    P, N = pos.size, neg.size
+    ranks = np.arange(P, dtype=np.int64)  # (P,) positives ranked before each one, best first
     if N == 0 or P == 0:
         return ranks
-    better = np.searchsorted(neg_key, pos_key, side="left")  # (P,) negatives strictly better
-    ranks += better
-    tied = neg_key[np.minimum(better, N - 1)] == pos_key  # (P,) a negative shares the score
-    if not tied.any():
+    not_above = np.searchsorted(neg, pos, side="right")  # (P,) negatives <= each positive
+    ranks += N - not_above[::-1]  # negatives strictly above the k-th best positive
+    tied_up = neg[np.maximum(not_above - 1, 0)] == pos  # (P,) a negative shares the score
+    tied_up &= not_above > 0
+    if not tied_up.any():
         return ranks
-    shared = np.unique(pos_key[tied])  # (S,) keys held by both classes
-    slot = np.searchsorted(shared, key)  # (n,)
+    tied = tied_up[::-1]  # (P,) best first
+    shared = np.unique(pos[tied_up])  # (S,) scores held by both classes, ascending
+    slot = np.searchsorted(shared, score)  # (n,)
     np.minimum(slot, shared.size - 1, out=slot)
-    members = np.flatnonzero(shared[slot] == key)  # (M,) input indices holding a shared key
-    sub_key = key[members]  # (M,)
-    order = np.argsort(sub_key, kind="stable")  # (M,) by key, then input index
-    sub_key = sub_key[order]
+    members = np.flatnonzero(shared[slot] == score)  # (M,) input indices holding a shared score
+    sub_score = score[members]  # (M,)
+    order = np.argsort(-sub_score, kind="stable")  # (M,) descending score, then input index
+    sub_score = sub_score[order]
     sub_neg = ~is_pos[members[order]]  # (M,) negative flags in rank order
     neg_before: NDArray[np.int64] = np.cumsum(sub_neg, dtype=np.int64) - sub_neg  # (M,) exclusive
-    new_group = np.empty(sub_key.size, dtype=bool)  # (M,) first element of a key group
+    new_group = np.empty(sub_score.size, dtype=bool)  # (M,) first element of a score group
     new_group[0] = True
-    np.not_equal(sub_key[1:], sub_key[:-1], out=new_group[1:])
+    np.not_equal(sub_score[1:], sub_score[:-1], out=new_group[1:])
     group = np.cumsum(new_group) - 1  # (M,) group id
-    in_group = (
-        neg_before - neg_before[np.flatnonzero(new_group)][group]
-    )  # (M,) tied negatives first
-    # The tied positives, in key order, are exactly the positives of the sub-ranking, in its order.
+    # (M,) negatives of the same score ranked first (smaller input index)
+    in_group: NDArray[np.int64] = neg_before - neg_before[np.flatnonzero(new_group)][group]
+    # The tied positives, best first, are exactly the positives of the sub-ranking, in its order.
     ranks[tied] += in_group[~sub_neg]
     return ranks
 
 
 def step_points(
-    is_pos: NDArray[np.bool_], key: NDArray[np.int64]
+    is_pos: NDArray[np.bool_], score: NDArray[np.floating]
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """True and false positives at each distinct score held by a positive, best score first.
 
     Returns ``tp, fp`` (T,): counts of positives and negatives with score >= that score. These are
     the thresholds at which scikit-learn's recall steps; all other thresholds add zero to AP.
     """
-    pos_key, neg_key = _split_sorted(is_pos, key)  # (P,), (N,)
-    P = pos_key.size
-    last = np.flatnonzero(pos_key[1:] != pos_key[:-1])  # (T-1,) last index of each key run
-    last = np.append(last, P - 1) if P else last  # (T,)
-    tp = last + 1  # (T,)
-    fp = np.searchsorted(neg_key, pos_key[last], side="right").astype(np.int64)  # (T,)
-    return tp, fp
+    pos, neg = _split_sorted(is_pos, score)  # (P,), (N,) ascending
+    P, N = pos.size, neg.size
+    first = np.flatnonzero(np.r_[True, pos[1:] != pos[:-1]]) if P else np.arange(0)  # (T,)
+    tp = (P - first)[::-1]  # (T,) positives >= each distinct positive score, best first
+    fp = (N - np.searchsorted(neg, pos[first], side="left"))[::-1]  # (T,)
+    return tp.astype(np.int64), fp.astype(np.int64)
 
 
 def curve_points(

@@ -327,11 +327,10 @@ def _average_precision(
     n_pos = _n_positives(n_positives, hits)
     if n_pos == 0:
         return float("nan")
-    key = _ap.descending_keys(score)  # (n,)
     if method == "step":
-        tp, fp = _ap.step_points(is_pos, key)
+        tp, fp = _ap.step_points(is_pos, score)
         return _ap.ap_step(tp, fp, n_pos)
-    ranks = _ap.hit_ranks(is_pos, key)  # (P,)
+    ranks = _ap.hit_ranks(is_pos, score)  # (P,)
     return _RANKED[method](ranks, n_pos)
 
 
