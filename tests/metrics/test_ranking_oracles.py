@@ -332,3 +332,25 @@ def test_ranked_list_helper_equals_scored_version(rel, missing):
     assert average_precision_at_ranks(rel, "step", npos) == pytest.approx(
         average_precision(rel, scores, method="step", n_positives=npos), rel=1e-14
     )
+
+
+@pytest.mark.parametrize(
+    ("y", "s"),
+    [
+        ([1], [0.5]),
+        ([1, 0], [0.0, -0.0]),
+        ([0, 1], [1e300, -1e300]),
+        ([0, 1, 1], [1.0, 1.0 + 2**-52, 1.0 - 2**-53]),
+        ([1, 0, 1, 0], [5e-324, 0.0, -5e-324, 5e-324]),
+        ([0, 1, 0, 1, 1], [2.0] * 5),
+    ],
+)
+def test_small_explicit_cases_equal_all_references(y, s):
+    y, s = np.array(y, dtype=bool), np.array(s)
+    refs = _references(y, s, int(y.sum()))
+    for method in INTERPOLATED:
+        assert average_precision(y, s, method=method) == refs[method]
+    assert average_precision(y, s, method="coco") == pycocotools_ap(y, s, int(y.sum()))
+    assert average_precision(y, s) == pytest.approx(average_precision_score(y, s), rel=1e-15)
+    for ours, theirs in zip(precision_recall_curve(y, s), sk_precision_recall_curve(y, s)):
+        np.testing.assert_array_equal(ours, theirs, strict=True)
