@@ -9,11 +9,23 @@
   truncated BPTT.
 """
 
+from handgrad.nn import bptt
 from handgrad.nn.gru import GRU
+from handgrad.nn.language_model import LanguageModel
 from handgrad.nn.layers import Embedding, Linear
 from handgrad.nn.lstm import LSTM
 from handgrad.nn.module import Module
 from handgrad.nn.recurrent import RecurrentBase
 from handgrad.nn.rnn import RNN
 
-__all__ = ["GRU", "LSTM", "RNN", "Embedding", "Linear", "Module", "RecurrentBase"]
+__all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
+    "Embedding",
+    "LanguageModel",
+    "Linear",
+    "Module",
+    "RecurrentBase",
+    "bptt",
+]

@@ -102,12 +102,24 @@ def lstm_layer_backward(
     dtype = dhs.dtype
     i, f = acts[:, :, :H], acts[:, :, H : 2 * H]
     g, o = acts[:, :, 2 * H : 3 * H], acts[:, :, 3 * H :]
+    # factors for all steps at once, in place (no temporaries)
     K = np.empty((T, N, 4 * H), dtype=dtype)  # (T, N, 4H) d(pre-activation)/d(c-bar or h)
-    np.multiply(g, i * (1 - i), out=K[:, :, :H])  # delta^i / c-bar
-    np.multiply(cs[:-1], f * (1 - f), out=K[:, :, H : 2 * H])  # delta^f / c-bar
-    np.multiply(i, 1 - g * g, out=K[:, :, 2 * H : 3 * H])  # delta^g / c-bar
-    np.multiply(tcs, o * (1 - o), out=K[:, :, 3 * H :])  # delta^o / g^h
-    Kc = o * (1 - tcs * tcs)  # (T, N, H) d c-bar / d g^h
+    Ki, Kf, Kg, Ko = (K[:, :, k * H : (k + 1) * H] for k in range(4))
+    np.subtract(1, i, out=Ki)
+    Ki *= i
+    Ki *= g  # delta^i / c-bar = g i (1 - i)
+    np.subtract(1, f, out=Kf)
+    Kf *= f
+    Kf *= cs[:-1]  # delta^f / c-bar = c_{t-1} f (1 - f)
+    np.multiply(g, g, out=Kg)
+    np.subtract(1, Kg, out=Kg)
+    Kg *= i  # delta^g / c-bar = i (1 - g^2)
+    np.subtract(1, o, out=Ko)
+    Ko *= o
+    Ko *= tcs  # delta^o / g^h = tanh(c_t) o (1 - o)
+    Kc = np.multiply(tcs, tcs)  # (T, N, H) d c-bar / d g^h = o (1 - tanh^2 c_t)
+    np.subtract(1, Kc, out=Kc)
+    Kc *= o
     F = f  # (T, N, H) d g^c_{t-1} / d c-bar
     keep = None
     if mask is not None:
@@ -118,7 +130,7 @@ def lstm_layer_backward(
     delta = np.empty((T, N, 4 * H), dtype=dtype)  # (T, N, 4H)
     D3 = delta.reshape(T, N, 4, H)[:, :, :3]  # (T, N, 3, H) delta^i, delta^f, delta^g
     K3 = K.reshape(T, N, 4, H)[:, :, :3]
-    Do, Ko = delta[:, :, 3 * H :], K[:, :, 3 * H :]
+    Do = delta[:, :, 3 * H :]
     dh = np.zeros((N, H), dtype=dtype) if dh_n is None else dh_n.copy()  # (N, H)
     dcb = np.zeros((N, 1, H), dtype=dtype)  # (N, 1, H) c-bar, broadcast over the 3 gates
     if dc_n is not None:
