@@ -412,3 +412,16 @@ def test_list_input() -> None:
     loss = sigmoid_focal_loss([[0, 0], [0, 0]], [[1, 0], [0, 1]], reduction="sum")
     # 2 * (0.0433 + 0.1300): x = 0 for every entry, two positives and two negatives
     assert loss == pytest.approx(2 * 0.25 * math.log(2)) and isinstance(loss, np.float64)
+
+
+@pytest.mark.parametrize("gamma", [0.5, 2.0])
+def test_float32_elementwise_relative_precision(gamma: float) -> None:
+    # no cancellation: each float32 loss (and binary-target gradient) element keeps ~float32
+    # relative precision, also where it is tiny (x = 15, t = 1: FL ~ 0.25 e^{-45} = 7e-21)
+    x = np.linspace(-15.0, 15.0, 301).astype(np.float32).astype(np.float64)  # same inputs
+    for t in (np.ones_like(x), np.zeros_like(x), np.full_like(x, 0.3)):
+        loss64, grad64 = sigmoid_focal_loss_and_grad(x, t, 0.25, gamma)
+        loss32, grad32 = sigmoid_focal_loss_and_grad(x.astype(np.float32), t, 0.25, gamma)
+        np.testing.assert_allclose(loss32, loss64, rtol=2e-6)
+        if t[0] != 0.3:  # soft targets: p - t cancels where the gradient crosses 0
+            np.testing.assert_allclose(grad32, grad64, rtol=2e-6)

@@ -27,15 +27,21 @@ Backward
 
 Binary targets (every ``t`` in {0, 1}): a cheaper, equivalent form
     With :math:`w = 1 - 2t = \pm 1` and :math:`v = w x`: :math:`\mathrm{CE} = A(v)`,
-    :math:`s = S(v)`, :math:`\log s = -A(-v) = \min(v, 0) - \log(1 + e^{-|v|})` (never the
-    cancelling :math:`v - A(v)`), :math:`s^\gamma = e^{\gamma \log s}` (no ``pow``),
-    :math:`1 - s = e^{-A(v)}`, :math:`a_t = \tfrac12 + (\tfrac12 - \alpha) w` and
+    :math:`s = S(v)`, :math:`1 - s = S(-v)`, :math:`a_t = \tfrac12 + (\tfrac12 - \alpha) w` and
 
     .. math::
         \frac{d\mathrm{FL}}{dx} = a_t w \, s^\gamma \left[\gamma (1 - s) A(v) + s\right],
         \qquad a_t w = \tfrac12 w + \tfrac12 - \alpha .
 
     This is the appendix of Lin et al. (2017) with :math:`y = -w`, :math:`p_t = 1 - s`.
+
+One exp, one log1p
+    Both forms take :math:`e = e^{-|x|}` (the only exp) and :math:`\log(1 + e)` (the only log1p):
+    :math:`A(\pm x) = \max(\pm x, 0) + \log(1 + e)`, and with :math:`r = 1/(1 + e)`,
+    :math:`S(x) = r` or :math:`e r`, :math:`S(-x) = e r` or :math:`r`, by the sign of ``x``. Every
+    quantity of the loss is a sum or product of non-negative terms: nothing cancels, and float32
+    keeps its relative precision. :math:`s^\gamma` is a product for whole :math:`\gamma \le 8`,
+    else ``pow``.
 
 Blocks
     The input is processed in blocks of :data:`BLOCK_BYTES` per array, so that the forward's
@@ -59,7 +65,7 @@ __all__ = ["BLOCK_BYTES", "sigmoid_focal_backward", "sigmoid_focal_blocks", "sig
 Array = NDArray[np.floating]
 BLOCK_BYTES = 1 << 18  # bytes per scratch array of a block (65536 float32); measured best
 
-_SCRATCH = ("w", "v", "buf", "ce", "a_t", "p", "q", "s", "loss", "t")
+_SCRATCH = ("w", "v", "e", "buf", "ce", "a_t", "p", "q", "s", "sg", "loss", "t")
 
 
 def sigmoid_focal_blocks(
@@ -98,9 +104,7 @@ def sigmoid_focal_blocks(
     xf = x.reshape(-1)  # (n,) a view for contiguous input
     tf = t.reshape(-1)  # (n,)
     n = xf.size
-    grad = (
-        None if scale is None else np.empty_like(xf)
-    )  # (n,) the only full-size scratch-free output
+    grad = None if scale is None else np.empty_like(xf)  # (n,) the only full-size output
     block = max(1, BLOCK_BYTES // xf.itemsize)
     full = {k: np.empty(min(block, n), dtype=xf.dtype) for k in _SCRATCH}  # (block,) each
     ws_full = SimpleNamespace(**full)
@@ -162,7 +166,41 @@ def sigmoid_focal_backward(
 
 
 # ---------------------------------------------------------------------------------------------
-# binary targets: everything from v = (1 - 2t) x; one exp and one log1p for the loss
+# shared pieces: the sigmoid pair from e = exp(-|z|), and integer powers by multiplication
+
+
+def _sigmoid_pair(z: Array, e: Array, r: Array, s_pos: Array, s_neg: Array) -> None:
+    r"""``s_pos <- S(z)``, ``s_neg <- S(-z) = 1 - S(z)`` from ``e = exp(-|z|)``, no exp, no cancellation.
+
+    With :math:`r = 1 / (1 + e) = S(|z|)`: :math:`S(z) = r` for :math:`z \ge 0` and :math:`e r`
+    otherwise, i.e. :math:`S(z) = r \max(e, [z \ge 0])` and :math:`S(-z) = r \max(e, [z < 0])`
+    (``e <= 1``). ``r`` is scratch (left holding ``S(|z|)``).
+    """
+    np.add(e, 1.0, out=r)  # r = 1 / (1 + e) = S(|z|)
+    np.reciprocal(r, out=r)
+    np.greater_equal(z, 0.0, out=s_pos, casting="unsafe")  # [z >= 0] as 0.0 / 1.0
+    np.subtract(1.0, s_pos, out=s_neg)  # [z < 0]
+    np.maximum(s_pos, e, out=s_pos)  # 1 or e
+    s_pos *= r
+    np.maximum(s_neg, e, out=s_neg)  # e or 1
+    s_neg *= r
+
+
+def _power(s: Array, gamma: float, out: Array) -> None:
+    """``out <- s ** gamma``; whole gammas up to 8 by repeated multiplication (0 ** 0 = 1)."""
+    if gamma == int(gamma) and gamma <= 8:
+        if gamma == 0:
+            out.fill(1.0)
+            return
+        np.copyto(out, s)
+        for _ in range(int(gamma) - 1):
+            out *= s
+    else:
+        np.power(s, gamma, out=out)
+
+
+# ---------------------------------------------------------------------------------------------
+# binary targets: everything from v = (1 - 2t) x; one exp and one log1p per element
 
 
 def _forward_binary(
@@ -171,17 +209,15 @@ def _forward_binary(
     np.multiply(t, -2.0, out=ws.w)  # w = 1 - 2t in {+1, -1}
     ws.w += 1.0
     np.multiply(ws.w, x, out=ws.v)  # v = w x: CE = A(v), s = S(v)
-    np.abs(x, out=ws.buf)  # |v| = |x| -> e^{-|v|} -> log(1 + e^{-|v|})
-    np.negative(ws.buf, out=ws.buf)
-    np.exp(ws.buf, out=ws.buf)
-    np.log1p(ws.buf, out=ws.buf)
-    np.maximum(ws.v, 0.0, out=ws.ce)  # CE = A(v) = max(v, 0) + log1p(e^{-|v|})
+    np.abs(x, out=ws.e)  # e = exp(-|v|) = exp(-|x|): the one exp
+    np.negative(ws.e, out=ws.e)
+    np.exp(ws.e, out=ws.e)
+    np.log1p(ws.e, out=ws.ce)  # log(1 + e): the one log1p
+    np.maximum(ws.v, 0.0, out=ws.buf)  # CE = A(v) = max(v, 0) + log(1 + e)
     ws.ce += ws.buf
-    np.minimum(ws.v, 0.0, out=ws.v)  # v <- log s = -A(-v) = min(v, 0) - log1p(e^{-|v|}) <= 0
-    ws.v -= ws.buf  #                  (not v - A(v), which cancels for v >> 0)
-    np.multiply(ws.v, gamma, out=ws.buf)  # buf <- gamma log s
-    np.exp(ws.buf, out=ws.buf)  # buf <- s^gamma (1 at gamma = 0, even where s = 0)
-    np.multiply(ws.buf, ws.ce, out=loss)  # s^gamma CE
+    _sigmoid_pair(ws.v, ws.e, ws.buf, ws.s, ws.q)  # s = S(v), q = 1 - s = S(-v)
+    _power(ws.s, gamma, ws.sg)  # s^gamma
+    np.multiply(ws.sg, ws.ce, out=loss)  # s^gamma CE
     if alpha >= 0:
         np.multiply(ws.w, 0.5 - alpha, out=ws.a_t)  # a_t = 1/2 + (1/2 - alpha) w
         ws.a_t += 0.5
@@ -192,19 +228,16 @@ def _backward_binary(
     scale: float, alpha: float, gamma: float, ws: SimpleNamespace, grad: Array
 ) -> None:
     # dFL/dx = (a_t w) s^gamma [gamma (1 - s) CE + s], a_t w = w/2 + 1/2 - alpha (binary t)
-    np.exp(ws.v, out=ws.v)  # v <- s
-    np.negative(ws.ce, out=grad)  # 1 - s = S(-v) = e^{-A(v)} (1 - s would cancel for s ~ 1)
-    np.exp(grad, out=grad)
     ws.ce *= gamma  # gamma CE
-    grad *= ws.ce  # gamma (1 - s) CE
-    grad += ws.v  # + s
-    grad *= ws.buf  # * s^gamma
+    ws.q *= ws.ce  # gamma (1 - s) CE
+    ws.q += ws.s  # + s
+    ws.q *= ws.sg  # * s^gamma
     if alpha >= 0:
         ws.w *= 0.5 * scale  # w <- scale (a_t w) = scale (w/2 + 1/2 - alpha)
         ws.w += (0.5 - alpha) * scale
     elif scale != 1.0:
         ws.w *= scale
-    grad *= ws.w
+    np.multiply(ws.q, ws.w, out=grad)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,30 +247,29 @@ def _backward_binary(
 def _forward_soft(
     x: Array, t: NDArray[Any], alpha: float, gamma: float, ws: SimpleNamespace, loss: Array
 ) -> None:
-    np.abs(x, out=ws.buf)  # |x| -> e^{-|x|} -> log1p(e^{-|x|})
-    np.negative(ws.buf, out=ws.buf)
-    np.exp(ws.buf, out=ws.buf)
-    np.log1p(ws.buf, out=ws.buf)
-    np.maximum(x, 0.0, out=ws.ce)  # A(x) = -log(1 - p)
+    np.abs(x, out=ws.e)  # e = exp(-|x|)
+    np.negative(ws.e, out=ws.e)
+    np.exp(ws.e, out=ws.e)
+    np.log1p(ws.e, out=ws.buf)  # log(1 + e)
+    np.maximum(x, 0.0, out=ws.ce)  # A(x) = max(x, 0) + log(1 + e) = -log(1 - p)
     ws.ce += ws.buf
-    np.minimum(x, 0.0, out=ws.p)  # log p = -A(-x) = min(x, 0) - log1p(e^{-|x|})
-    ws.p -= ws.buf
-    np.exp(ws.p, out=ws.p)  # p = e^{-A(-x)}
-    np.negative(ws.ce, out=ws.q)  # -A(x) = log(1 - p)
-    np.exp(ws.q, out=ws.q)  # 1 - p = e^{-A(x)}
-    np.multiply(t, x, out=ws.buf)  # CE = A(x) - t x
-    ws.ce -= ws.buf
+    np.minimum(x, 0.0, out=ws.v)  # A(-x) = log(1 + e) - min(x, 0) = -log p
+    np.subtract(ws.buf, ws.v, out=ws.v)
+    _sigmoid_pair(x, ws.e, ws.buf, ws.p, ws.q)  # p = S(x), q = 1 - p = S(-x)
+    np.subtract(1.0, t, out=ws.w)  # w <- 1 - t
+    ws.ce *= ws.w  # CE = (1 - t) A(x) + t A(-x): two non-negative terms
+    ws.v *= t
+    ws.ce += ws.v
     np.multiply(t, ws.q, out=ws.s)  # s = t (1 - p) + (1 - t) p: two non-negative terms
-    np.subtract(1.0, t, out=ws.buf)
-    ws.buf *= ws.p
+    np.multiply(ws.w, ws.p, out=ws.buf)
     ws.s += ws.buf
-    np.power(ws.s, gamma, out=ws.buf)  # buf <- s^gamma (0^0 = 1)
-    np.multiply(ws.buf, ws.ce, out=loss)  # s^gamma CE
+    _power(ws.s, gamma, ws.sg)  # s^gamma (0^0 = 1)
+    np.multiply(ws.sg, ws.ce, out=loss)  # s^gamma CE
     if alpha >= 0:
         np.multiply(t, 2.0 * alpha - 1.0, out=ws.a_t)  # a_t = (1 - alpha) + (2 alpha - 1) t
         ws.a_t += 1.0 - alpha
         loss *= ws.a_t
-        ws.buf *= ws.a_t  # buf <- a_t s^gamma: the backward needs only the product
+        ws.sg *= ws.a_t  # sg <- a_t s^gamma: the backward needs only the product
 
 
 def _backward_soft(
@@ -253,6 +285,6 @@ def _backward_soft(
     grad *= ws.ce  # * CE
     grad += ws.p  # + p
     grad -= t  # - t
-    grad *= ws.buf  # * a_t s^gamma
+    grad *= ws.sg  # * a_t s^gamma
     if scale != 1.0:
         grad *= scale
