@@ -251,7 +251,7 @@ def conv_transpose2d_backward(
     )
     assert dx is not None and dw is not None
     dweight = dw.reshape(w.shape)
-    dbias = g.sum(axis=(0, 2, 3))
+    dbias = g.reshape(g.shape[0], g.shape[1], -1).sum(axis=2).sum(axis=0)  # (C_out,)
     return (dx[0] if unbatched else dx), dweight, dbias
 
 
