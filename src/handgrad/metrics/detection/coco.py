@@ -191,6 +191,15 @@ def coco_eval_state(
     **params
         Overrides of :class:`CocoParams`: ``iou_thrs``, ``rec_thrs``, ``max_dets``, ``area_rng``,
         ``area_rng_lbl``, ``img_ids``, ``cat_ids``. Shard a big evaluation with ``img_ids``.
+
+    Examples
+    --------
+    Split an evaluation by images (across processes or cluster workers), then merge; the
+    result equals the single pass exactly::
+
+        shards = np.array_split(np.unique(image_ids), 8)
+        parts = [coco_eval_state(gt, dets, img_ids=ids) for ids in shards]
+        stats = merge_states(parts).accumulate().stats  # == coco_evaluate(gt, dets)
     """
     gt = load_coco_ground_truth(coco_gt)
     dets = load_detections(detections, gt)
