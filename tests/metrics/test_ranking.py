@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from handgrad.metrics import (
+    COCO_RECALL_LEVELS,
+    VOC07_RECALL_LEVELS,
     UndefinedMetricWarning,
     average_precision,
     average_precision_at_ranks,
@@ -94,6 +96,15 @@ def test_voc07_level_point_three_is_above_three_tenths():
     assert p.tolist() == [1.0, 1.0, 1.0, 0.5, 0.5] + [0.0] * 6
     ap = average_precision_at_ranks(rel, "voc07", 10)
     assert ap == pytest.approx((3 + 2 * 0.5) / 11, rel=1e-15)
+
+
+def test_recall_levels_are_the_references_arrays():
+    assert VOC07_RECALL_LEVELS.tolist() == np.arange(0.0, 1.1, 0.1).tolist()
+    assert VOC07_RECALL_LEVELS[[3, 6, 7]].tolist() == [
+        0.30000000000000004, 0.6000000000000001, 0.7000000000000001,
+    ]  # fmt: skip
+    assert COCO_RECALL_LEVELS.tolist() == np.linspace(0.0, 1.0, 101).tolist()
+    assert COCO_RECALL_LEVELS[7] == 0.07000000000000001  # i * 0.01, not the decimal 0.07
 
 
 def test_coco_precision_at_rank_one_carries_eps():
@@ -285,3 +296,10 @@ def test_dtypes(rng):
     assert precision.dtype == np.float64 and recall.dtype == np.float64
     assert thresholds.dtype == np.float32
     assert average_precision([True, False], [1, 0]) == 1.0  # ints and bools are promoted
+
+
+def test_recall_levels_are_read_only():
+    with pytest.raises(ValueError, match="read-only"):
+        VOC07_RECALL_LEVELS[0] = 0.5
+    with pytest.raises(ValueError, match="read-only"):
+        COCO_RECALL_LEVELS[0] = 0.5

@@ -42,6 +42,8 @@ __all__ = [
 VOC07_RECALL_LEVELS = np.arange(0.0, 1.1, 0.1)  # (11,)
 # pycocotools' p.recThrs: np.linspace(0, 1, 101) computes i * 0.01 (e.g. 0.07 is 0.07000000000000001).
 COCO_RECALL_LEVELS = np.linspace(0.0, 1.0, 101)  # (101,)
+VOC07_RECALL_LEVELS.flags.writeable = False
+COCO_RECALL_LEVELS.flags.writeable = False
 
 _LOW63 = np.int64(0x7FFFFFFFFFFFFFFF)
 

@@ -57,6 +57,8 @@ from handgrad._checks import (
 from handgrad.metrics import _average_precision as _ap
 
 __all__ = [
+    "COCO_RECALL_LEVELS",
+    "VOC07_RECALL_LEVELS",
     "UndefinedMetricWarning",
     "average_precision",
     "average_precision_at_ranks",
@@ -70,6 +72,8 @@ __all__ = [
 ]
 
 Method = Literal["step", "voc07", "voc12", "coco"]
+VOC07_RECALL_LEVELS = _ap.VOC07_RECALL_LEVELS  # (11,) np.arange(0, 1.1, 0.1), the devkit's levels
+COCO_RECALL_LEVELS = _ap.COCO_RECALL_LEVELS  # (101,) np.linspace(0, 1, 101), pycocotools' recThrs
 METHODS = ("step", "voc07", "voc12", "coco")
 
 
@@ -220,8 +224,8 @@ def interpolated_precision(
     precision, recall : array_like of shape (K,)
         Precision and recall of K operating points.
     recall_levels : array_like of shape (L,), optional
-        Recall levels; default ``recall``. ``VOC07_RECALL_LEVELS`` in :mod:`._average_precision` are
-        the 11 VOC levels, as :func:`eleven_point_table` uses.
+        Recall levels; default ``recall``. :data:`VOC07_RECALL_LEVELS` and
+        :data:`COCO_RECALL_LEVELS` are the levels of the 11-point and 101-point definitions.
 
     Returns
     -------
@@ -261,7 +265,7 @@ def eleven_point_table(
     equals ``sum(precision[i] / 11)`` summed left to right.
     """
     precision, recall = precision_recall_at_ranks(relevance, n_positives)
-    levels = _ap.VOC07_RECALL_LEVELS.copy()  # (11,)
+    levels = VOC07_RECALL_LEVELS.copy()  # (11,)
     if np.isnan(recall).any():  # no positives: already warned
         return levels, np.full(levels.size, np.nan)
     return levels, interpolated_precision(precision, recall, levels)
