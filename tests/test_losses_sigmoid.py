@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -425,3 +425,20 @@ def test_float32_elementwise_relative_precision(gamma: float) -> None:
         np.testing.assert_allclose(loss32, loss64, rtol=2e-6)
         if t[0] != 0.3:  # soft targets: p - t cancels where the gradient crosses 0
             np.testing.assert_allclose(grad32, grad64, rtol=2e-6)
+
+
+@settings(max_examples=25)
+@given(
+    hnp.arrays(np.float64, (2, 3), elements=st.floats(-12, 12)),
+    hnp.arrays(np.float64, (2, 3), elements=st.sampled_from([0.0, 1.0, 0.2, 0.75])),
+    st.sampled_from([-1.0, 0.0, 0.25, 1.0]),
+    st.floats(0, 5),
+    st.sampled_from(REDUCTIONS),
+)
+def test_grad_finite_differences_property(
+    x: np.ndarray, t: np.ndarray, alpha: float, gamma: float, reduction: str
+) -> None:
+    def f(a: np.ndarray) -> float:
+        return float(np.sum(sigmoid_focal_loss(a, t, alpha, gamma, reduction)))
+
+    assert_grad_close(f, sigmoid_focal_loss_grad(x, t, alpha, gamma, reduction), x)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -334,3 +334,20 @@ def test_small_blocks_of_rows(
         value, grad = _torch_value_and_grad(torch_softmax_focal, z, y, gamma, alpha, reduction)
         assert_close(softmax_focal_loss(z, y, gamma, alpha, reduction), value)
         assert_close(softmax_focal_loss_grad(z, y, gamma, alpha, reduction), grad)
+
+
+@settings(max_examples=25)
+@given(
+    hnp.arrays(np.float64, (3, 4), elements=st.floats(-12, 12)),
+    hnp.arrays(np.int64, (3,), elements=st.integers(0, 3)),
+    st.floats(0, 5),
+    st.sampled_from([None, 0.5, (0.25, 1.0, 2.0, 0.5)]),
+    st.sampled_from(REDUCTIONS),
+)
+def test_grad_finite_differences_property(
+    z: np.ndarray, y: np.ndarray, gamma: float, alpha: object, reduction: str
+) -> None:
+    def f(a: np.ndarray) -> float:
+        return float(np.sum(softmax_focal_loss(a, y, gamma, alpha, reduction)))
+
+    assert_grad_close(f, softmax_focal_loss_grad(z, y, gamma, alpha, reduction), z)
