@@ -34,9 +34,9 @@ from numpy.typing import NDArray
 
 FloatArray = NDArray[np.floating]
 
-# Largest im2col / column buffer (elements) per chunk of samples: 256 Ki elements (1 MiB float32,
-# 2 MiB float64): a chunk is about one sample, whose working set stays in cache.
-_CHUNK_ELEMENTS = 1 << 18
+# Largest im2col / column buffer (elements) per chunk of samples: 4 Mi elements (16 MiB float32,
+# 32 MiB float64): few, large GEMMs (robust when BLAS threads compete for cores), bounded memory.
+_CHUNK_ELEMENTS = 1 << 22
 
 __all__ = [
     "batch_chunks",
