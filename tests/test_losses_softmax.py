@@ -351,3 +351,29 @@ def test_grad_finite_differences_property(
         return float(np.sum(softmax_focal_loss(a, y, gamma, alpha, reduction)))
 
     assert_grad_close(f, softmax_focal_loss_grad(z, y, gamma, alpha, reduction), z)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_block_shift_and_row_shift_agree(dtype: type, rng: np.random.Generator) -> None:
+    # narrow logits share one log-sum-exp shift (the block's max); a far-away row in the same
+    # block makes every row use its own max; both give the same losses and gradients
+    z, y = rng.uniform(-3.0, 3.0, size=(5, 4)), rng.integers(0, 4, size=5)
+    z[0] += 12.0  # range <= 18: one shift; rows 1.. compute exp(z - m) ~ e^-12
+    z = z.astype(dtype)
+    alone = softmax_focal_loss_and_grad(z, y, 2.0, reduction="none")
+    far = np.full((1, 4), -1e4, dtype=dtype)
+    assert np.ndim(_softmax_focal._shift(z)) == 0  # one scalar shift
+    assert np.shape(_softmax_focal._shift(np.vstack([z, far]))) == (6, 1)  # a shift per row
+    together = softmax_focal_loss_and_grad(
+        np.vstack([z, far]), np.append(y, 0), 2.0, reduction="none"
+    )
+    rtol = 1e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(together[0][:5], alone[0], rtol=rtol)
+    np.testing.assert_allclose(together[1][:5], alone[1], rtol=rtol, atol=1e-30)
+    # and both agree with float64 torch on the same (float32-representable) inputs
+    z64 = z.astype(np.float64)
+    value, grad = _torch_value_and_grad(torch_softmax_focal, z64, y, 2.0, None, "none")
+    np.testing.assert_allclose(alone[0], value, rtol=10 * rtol)
+    np.testing.assert_allclose(
+        alone[1], grad, rtol=10 * rtol, atol=1e-7 if dtype == np.float32 else 0
+    )
