@@ -170,7 +170,8 @@ def _softmax_loss(
     *,
     value: bool,
     grad: bool,
-) -> tuple[Loss | None, Array | None]:
+) -> tuple[Any, Any]:
+    """``(reduced loss or None, gradient or None)``, as ``value`` and ``grad`` ask."""
     check_reduction(reduction, REDUCTIONS)
     z, y = _class_inputs(logits, targets)
     g = _gamma(gamma)
@@ -207,7 +208,7 @@ def softmax_cross_entropy(logits: ArrayLike, targets: ArrayLike, reduction: str 
     >>> float(softmax_cross_entropy([[0.0, np.log(3.0)]], [1]))  # doctest: +ELLIPSIS
     0.2876...
     """
-    return _softmax_loss(logits, targets, 0.0, None, reduction, value=True, grad=False)[0]  # type: ignore[return-value]
+    return _softmax_loss(logits, targets, 0.0, None, reduction, value=True, grad=False)[0]
 
 
 def softmax_cross_entropy_grad(
@@ -219,14 +220,14 @@ def softmax_cross_entropy_grad(
 
     times 1 (``"none"``, ``"sum"``) or 1/N (``"mean"``).
     """
-    return _softmax_loss(logits, targets, 0.0, None, reduction, value=False, grad=True)[1]  # type: ignore[return-value]
+    return _softmax_loss(logits, targets, 0.0, None, reduction, value=False, grad=True)[1]
 
 
 def softmax_cross_entropy_and_grad(
     logits: ArrayLike, targets: ArrayLike, reduction: str = "mean"
 ) -> tuple[Loss, Array]:
     """:func:`softmax_cross_entropy` and its gradient from one pass."""
-    return _softmax_loss(logits, targets, 0.0, None, reduction, value=True, grad=True)  # type: ignore[return-value]
+    return _softmax_loss(logits, targets, 0.0, None, reduction, value=True, grad=True)
 
 
 def softmax_focal_loss(
@@ -266,7 +267,7 @@ def softmax_focal_loss(
     >>> float(softmax_focal_loss([[0.0, np.log(3.0)]], [1], gamma=2.0))  # doctest: +ELLIPSIS
     0.01798...
     """
-    return _softmax_loss(logits, targets, gamma, alpha, reduction, value=True, grad=False)[0]  # type: ignore[return-value]
+    return _softmax_loss(logits, targets, gamma, alpha, reduction, value=True, grad=False)[0]
 
 
 def softmax_focal_loss_grad(
@@ -284,7 +285,7 @@ def softmax_focal_loss_grad(
 
     where :math:`p_t \log p_t / (1 - p_t) \to -1` as :math:`p_t \to 1` (used at :math:`p_t = 1`).
     """
-    return _softmax_loss(logits, targets, gamma, alpha, reduction, value=False, grad=True)[1]  # type: ignore[return-value]
+    return _softmax_loss(logits, targets, gamma, alpha, reduction, value=False, grad=True)[1]
 
 
 def softmax_focal_loss_and_grad(
@@ -295,7 +296,7 @@ def softmax_focal_loss_and_grad(
     reduction: str = "mean",
 ) -> tuple[Loss, Array]:
     """:func:`softmax_focal_loss` and its gradient from one pass."""
-    return _softmax_loss(logits, targets, gamma, alpha, reduction, value=True, grad=True)  # type: ignore[return-value]
+    return _softmax_loss(logits, targets, gamma, alpha, reduction, value=True, grad=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -311,7 +312,8 @@ def _sigmoid_loss(
     *,
     value: bool,
     grad: bool,
-) -> tuple[Loss | None, Array | None]:
+) -> tuple[Any, Any]:
+    """``(reduced loss or None, gradient or None)``, as ``value`` and ``grad`` ask."""
     check_reduction(reduction, ALL_REDUCTIONS)
     a = _real(alpha, "alpha")
     if a > 1:
@@ -321,19 +323,17 @@ def _sigmoid_loss(
     g = _gamma(gamma)
     x, t, binary = _binary_inputs(logits, targets)
     normalizer = float(t.sum(dtype=np.float64)) if reduction == "normalized" else None
-    loss = np.empty(x.shape, dtype=x.dtype) if reduction == "none" else None  # (shape of x)
+    keep = value and reduction == "none"  # only then is the per-element loss returned
+    loss = np.empty(x.shape, dtype=x.dtype) if keep else None  # (shape of x)
     scale = reduction_scale(x.size, reduction, normalizer) if grad else None
     total, dx = _sigmoid_focal.sigmoid_focal_blocks(
         x, t, a, g, binary=binary, loss_out=None if loss is None else loss.reshape(-1), scale=scale
     )
-    out: Loss | None = None
-    if value:
-        out = (
-            loss
-            if loss is not None
-            else reduce_total(total, x.size, reduction, x.dtype, normalizer)
-        )
-    return out, dx
+    if not value:
+        return None, dx
+    if loss is not None:
+        return loss, dx
+    return reduce_total(total, x.size, reduction, x.dtype, normalizer), dx
 
 
 def sigmoid_focal_loss(
@@ -378,7 +378,7 @@ def sigmoid_focal_loss(
     >>> float(sigmoid_focal_loss(0.0, 1.0))  # doctest: +ELLIPSIS
     0.0433...
     """
-    return _sigmoid_loss(logits, targets, alpha, gamma, reduction, value=True, grad=False)[0]  # type: ignore[return-value]
+    return _sigmoid_loss(logits, targets, alpha, gamma, reduction, value=True, grad=False)[0]
 
 
 def sigmoid_focal_loss_grad(
@@ -398,7 +398,7 @@ def sigmoid_focal_loss_grad(
     :math:`p_t = \sigma(y x)`, this is the appendix of the paper (times :math:`a_t`):
     :math:`y (1 - p_t)^\gamma (\gamma p_t \log p_t + p_t - 1)`.
     """
-    return _sigmoid_loss(logits, targets, alpha, gamma, reduction, value=False, grad=True)[1]  # type: ignore[return-value]
+    return _sigmoid_loss(logits, targets, alpha, gamma, reduction, value=False, grad=True)[1]
 
 
 def sigmoid_focal_loss_and_grad(
@@ -412,7 +412,7 @@ def sigmoid_focal_loss_and_grad(
 
     The forward's intermediates (s^gamma, s, CE, 1 - 2t) are reused, in place, by the backward.
     """
-    return _sigmoid_loss(logits, targets, alpha, gamma, reduction, value=True, grad=True)  # type: ignore[return-value]
+    return _sigmoid_loss(logits, targets, alpha, gamma, reduction, value=True, grad=True)
 
 
 # ---------------------------------------------------------------------------------------------
