@@ -335,3 +335,22 @@ def test_bad_input_gives_clear_errors(rng):
         rnn.load_state_dict({"weight_ih_l0": np.zeros((H, D))})
     with pytest.raises(ValueError, match=r"state\['weight_ih_l0'\] must have shape \(6, 4\)"):
         rnn.load_state_dict({**rnn.state_dict(), "weight_ih_l0": np.zeros((H, D + 1))})
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_lstm_backward_in_blocks_of_one_step_equals_torch(rng, monkeypatch, packed):
+    # The LSTM backward computes its factors a block of steps at a time; force one-step blocks.
+    from handgrad.nn import lstm as lstm_module
+
+    monkeypatch.setattr(lstm_module, "_BLOCK_ELEMENTS", 1)
+    ours, ref = make_pair("lstm", num_layers=2)
+    x, h0, c0, d_out, dh_n, dc_n = random_problem(rng, 2)
+    lengths = np.array([5, 2, 4]) if packed else None
+    ours(x, (h0, c0), lengths=lengths)
+    dx, (dh0, dc0) = ours.backward(d_out, (dh_n, dc_n))
+    *_, t_dx, t_dh0, t_dc0, t_grads = run_torch(ref, "lstm", x, h0, c0, d_out, dh_n, dc_n, lengths)
+    assert_close(dx, t_dx)
+    assert_close(dh0, t_dh0)
+    assert_close(dc0, t_dc0)
+    for name, g in t_grads.items():
+        assert_close(ours.grads[name], g)

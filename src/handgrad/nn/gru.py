@@ -52,7 +52,7 @@ def gru_layer_forward(
         acts[:, :, H : 2 * H],
         acts[:, :, 2 * H :],
     )
-    w_t = w_hh.T  # (H, 3H)
+    w_t = np.ascontiguousarray(w_hh.T)  # (H, 3H): BLAS is faster on a contiguous operand
     tmp = np.empty((N, G), dtype=dtype)  # (N, 3H) h_{t-1} W_hh^T
     tmp_rz, tmp_n = tmp[:, : 2 * H], tmp[:, 2 * H :]
     rn = np.empty((N, H), dtype=dtype)

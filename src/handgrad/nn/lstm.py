@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import expit
 
 from handgrad.nn.module import Array
 from handgrad.nn.recurrent import RecurrentBase, States
@@ -54,21 +53,33 @@ def lstm_layer_forward(
     acts = xw  # (T, N, 4H) pre-activations, turned into activations in place
     A_if, A_i, A_f = acts[:, :, : 2 * H], acts[:, :, :H], acts[:, :, H : 2 * H]
     A_g, A_o = acts[:, :, 2 * H : 3 * H], acts[:, :, 3 * H :]
-    w_t = w_hh.T  # (H, 4H)
-    tmp = np.empty((N, G), dtype=dtype)  # (N, 4H) h_{t-1} W_hh^T
+    # sigmoid(a) = (1 + tanh(a / 2)) / 2: halving the i, f, o pre-activations (exact in binary)
+    # lets one tanh over all 4H columns serve the four gates.
+    half = np.ones(G, dtype=dtype)  # (4H,) 1/2 for i, f, o; 1 for g
+    half[: 2 * H] = half[3 * H :] = 0.5
+    A_if *= 0.5
+    A_o *= 0.5
+    transposed = dtype == np.float32  # OpenBLAS sgemm is faster as (4H, H) @ (H, N) here
+    w_s = w_hh * half[:, None] if transposed else np.ascontiguousarray(w_hh.T * half)
+    tmp = np.empty((G, N) if transposed else (N, G), dtype=dtype)  # h_{t-1} W_hh^T (or its T)
+    tmp_v = tmp.T if transposed else tmp  # (N, 4H)
     ig = np.empty((N, H), dtype=dtype)  # (N, H) i * g
-    dot, mul, tanh, sig = np.dot, np.multiply, np.tanh, expit
+    dot, mul, tanh = np.dot, np.multiply, np.tanh
     notmask = None if mask is None else ~mask
     for t in range(T):
         a = acts[t]
-        dot(hs[t], w_t, out=tmp)
-        a += tmp
+        if transposed:
+            dot(w_s, hs[t].T, out=tmp)
+        else:
+            dot(hs[t], w_s, out=tmp)
+        a += tmp_v
+        tanh(a, out=a)
         v = A_if[t]
-        sig(v, out=v)
-        v = A_g[t]
-        tanh(v, out=v)
+        v *= 0.5
+        v += 0.5
         v = A_o[t]
-        sig(v, out=v)
+        v *= 0.5
+        v += 0.5
         c = cs[t + 1]
         mul(A_f[t], cs[t], out=c)
         mul(A_i[t], A_g[t], out=ig)
@@ -81,6 +92,33 @@ def lstm_layer_forward(
             np.copyto(h, hs[t], where=notmask[t])
             np.copyto(c, cs[t], where=notmask[t])
     return acts, hs, cs, tcs
+
+
+_BLOCK_ELEMENTS = 1 << 15  # steps x N x H per block of backward factors (a few hundred KiB)
+
+
+def _lstm_factors(acts: Array, cs: Array, tcs: Array, K: Array, Kc: Array) -> None:
+    """Fill K (B, N, 4H) = (g i(1-i), c_{t-1} f(1-f), i(1-g^2), tanh(c_t) o(1-o)) and
+    Kc (B, N, H) = o (1 - tanh^2 c_t) for B steps; ``cs`` holds c_{t-1} for those steps."""
+    H = tcs.shape[2]
+    i, f = acts[:, :, :H], acts[:, :, H : 2 * H]
+    g, o = acts[:, :, 2 * H : 3 * H], acts[:, :, 3 * H :]
+    Ki, Kf, Kg, Ko = (K[:, :, k * H : (k + 1) * H] for k in range(4))
+    np.subtract(1, i, out=Ki)
+    Ki *= i
+    Ki *= g  # delta^i / c-bar
+    np.subtract(1, f, out=Kf)
+    Kf *= f
+    Kf *= cs  # delta^f / c-bar
+    np.multiply(g, g, out=Kg)
+    np.subtract(1, Kg, out=Kg)
+    Kg *= i  # delta^g / c-bar
+    np.subtract(1, o, out=Ko)
+    Ko *= o
+    Ko *= tcs  # delta^o / g^h
+    np.multiply(tcs, tcs, out=Kc)
+    np.subtract(1, Kc, out=Kc)
+    Kc *= o  # d c-bar / d g^h
 
 
 def lstm_layer_backward(
@@ -100,36 +138,14 @@ def lstm_layer_backward(
     """
     T, N, H = dhs.shape
     dtype = dhs.dtype
-    i, f = acts[:, :, :H], acts[:, :, H : 2 * H]
-    g, o = acts[:, :, 2 * H : 3 * H], acts[:, :, 3 * H :]
-    # factors for all steps at once, in place (no temporaries)
-    K = np.empty((T, N, 4 * H), dtype=dtype)  # (T, N, 4H) d(pre-activation)/d(c-bar or h)
-    Ki, Kf, Kg, Ko = (K[:, :, k * H : (k + 1) * H] for k in range(4))
-    np.subtract(1, i, out=Ki)
-    Ki *= i
-    Ki *= g  # delta^i / c-bar = g i (1 - i)
-    np.subtract(1, f, out=Kf)
-    Kf *= f
-    Kf *= cs[:-1]  # delta^f / c-bar = c_{t-1} f (1 - f)
-    np.multiply(g, g, out=Kg)
-    np.subtract(1, Kg, out=Kg)
-    Kg *= i  # delta^g / c-bar = i (1 - g^2)
-    np.subtract(1, o, out=Ko)
-    Ko *= o
-    Ko *= tcs  # delta^o / g^h = tanh(c_t) o (1 - o)
-    Kc = np.multiply(tcs, tcs)  # (T, N, H) d c-bar / d g^h = o (1 - tanh^2 c_t)
-    np.subtract(1, Kc, out=Kc)
-    Kc *= o
-    F = f  # (T, N, H) d g^c_{t-1} / d c-bar
-    keep = None
-    if mask is not None:
-        K *= mask
-        Kc *= mask
-        F = np.where(mask, f, 1)
-        keep = (~mask).astype(dtype)  # (T, N, 1)
+    f = acts[:, :, H : 2 * H]  # (T, N, H) forget gate: d g^c_{t-1} / d c-bar
+    # The factors multiplying c-bar and g^h are computed a block of B steps at a time, so they
+    # are still in cache when the step loop reads them.
+    B = max(1, min(T, _BLOCK_ELEMENTS // (N * H)))
+    K_buf = np.empty((B, N, 4 * H), dtype=dtype)  # (B, N, 4H) d(pre-activation)/d(c-bar or h)
+    Kc_buf = np.empty((B, N, H), dtype=dtype)  # (B, N, H) d c-bar / d g^h
     delta = np.empty((T, N, 4 * H), dtype=dtype)  # (T, N, 4H)
     D3 = delta.reshape(T, N, 4, H)[:, :, :3]  # (T, N, 3, H) delta^i, delta^f, delta^g
-    K3 = K.reshape(T, N, 4, H)[:, :, :3]
     Do = delta[:, :, 3 * H :]
     dh = np.zeros((N, H), dtype=dtype) if dh_n is None else dh_n.copy()  # (N, H)
     dcb = np.zeros((N, 1, H), dtype=dtype)  # (N, 1, H) c-bar, broadcast over the 3 gates
@@ -138,19 +154,32 @@ def lstm_layer_backward(
     dc = dcb[:, 0]  # (N, H) view
     tmp = np.empty((N, H), dtype=dtype)
     dot, mul = np.dot, np.multiply
-    for t in range(T - 1, -1, -1):
-        dh += dhs[t]
-        mul(dh, Kc[t], out=tmp)
-        dc += tmp
-        mul(K3[t], dcb, out=D3[t])
-        mul(dh, Ko[t], out=Do[t])
-        dc *= F[t]
-        if keep is None:
-            dot(delta[t], w_hh, out=dh)
-        else:
-            dh *= keep[t]
-            dot(delta[t], w_hh, out=tmp)
-            dh += tmp
+    for hi in range(T, 0, -B):
+        lo = max(0, hi - B)
+        K, Kc = K_buf[: hi - lo], Kc_buf[: hi - lo]
+        _lstm_factors(acts[lo:hi], cs[lo:hi], tcs[lo:hi], K, Kc)
+        F, keep = f[lo:hi], None
+        if mask is not None:
+            m = mask[lo:hi]
+            K *= m
+            Kc *= m
+            F = np.where(m, F, 1)  # a padded step passes c-bar through unchanged
+            keep = (~m).astype(dtype)  # (B, N, 1)
+        K3, Ko = K.reshape(hi - lo, N, 4, H)[:, :, :3], K[:, :, 3 * H :]
+        for s in range(hi - lo - 1, -1, -1):
+            t = lo + s
+            dh += dhs[t]
+            mul(dh, Kc[s], out=tmp)
+            dc += tmp
+            mul(K3[s], dcb, out=D3[t])
+            mul(dh, Ko[s], out=Do[t])
+            dc *= F[s]
+            if keep is None:
+                dot(delta[t], w_hh, out=dh)
+            else:
+                dh *= keep[s]
+                dot(delta[t], w_hh, out=tmp)
+                dh += tmp
     return delta, dh, dc.copy()
 
 

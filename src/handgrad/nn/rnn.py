@@ -42,7 +42,7 @@ def rnn_layer_forward(
     T, N, H = xw.shape
     hs = np.empty((T + 1, N, H), dtype=xw.dtype)  # (T+1, N, H) states, hs[0] = h0
     hs[0] = h0
-    w_t = w_hh.T  # (H, H)
+    w_t = np.ascontiguousarray(w_hh.T)  # (H, H): BLAS is faster on a contiguous operand
     dot, act = np.dot, (np.tanh if not relu else None)
     for t in range(T):
         h = hs[t + 1]
