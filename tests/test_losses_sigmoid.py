@@ -442,3 +442,17 @@ def test_grad_finite_differences_property(
         return float(np.sum(sigmoid_focal_loss(a, t, alpha, gamma, reduction)))
 
     assert_grad_close(f, sigmoid_focal_loss_grad(x, t, alpha, gamma, reduction), x)
+
+
+@pytest.mark.parametrize("gamma", [9.0, 7.5])
+def test_large_gamma_and_any_shape_match_torch(gamma: float, rng: np.random.Generator) -> None:
+    # gamma above the repeated-product range (pow) and 3-D logits (batch, anchors, classes)
+    x = _logits(rng, (2, 5, 3))
+    t = _soft(rng, (2, 5, 3))
+    t[0] = (t[0] > 0.5).astype(np.float64)  # one binary image, one soft
+    for reduction in ("none", "sum"):
+        value, grad = _torch_value_and_grad(x, t, 0.25, gamma, reduction)
+        ours, dx = sigmoid_focal_loss_and_grad(x, t, 0.25, gamma, reduction)
+        assert dx.shape == (2, 5, 3)
+        assert_close(ours, value)
+        assert_close(dx, grad)
