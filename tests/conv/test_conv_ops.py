@@ -308,3 +308,42 @@ def test_bad_inputs_name_the_argument():
         conv_transpose2d(np.ones((1, 2, 1, 3)), np.ones((2, 1, 1, 1)), padding=1)
     with pytest.raises(ValueError, match=r"grad_out must have the forward output's shape"):
         conv_transpose2d_backward(np.ones((1, 3, 5, 5)), x, w)
+
+
+def test_thread_split_gives_the_serial_result(rng, monkeypatch):
+    # force the multi-threaded batch split (needs threadpoolctl) and compare with the serial path
+    pytest.importorskip("threadpoolctl")
+    import handgrad.conv._gemm as gemm
+
+    x = rng.standard_normal((5, 4, 7, 6))
+    w = rng.standard_normal((4, 3, 3, 3))
+    kw = dict(stride=2, padding=1, output_padding=1, groups=2)
+    monkeypatch.setattr(gemm, "_PARALLEL_MIN_ELEMENTS", 1 << 62)  # serial
+    y = conv_transpose2d(x, w, **kw)
+    g = rng.standard_normal(y.shape)
+    serial = [
+        y,
+        *conv_transpose2d_backward(g, x, w, **kw),
+        conv2d(y, w, stride=2, padding=1, groups=2),
+    ]
+    monkeypatch.setattr(gemm, "_PARALLEL_MIN_ELEMENTS", 0)
+    monkeypatch.setattr(gemm, "_CHUNK_ELEMENTS", 100)  # several chunks per thread
+    calls = []
+    original = gemm.run_split
+
+    def spy(n, per_sample, work):
+        calls.append(n)
+        return original(n, per_sample, work)
+
+    monkeypatch.setattr(gemm, "run_split", spy)
+    y2 = conv_transpose2d(x, w, **kw)
+    threaded = [
+        y2,
+        *conv_transpose2d_backward(g, x, w, **kw),
+        conv2d(y, w, stride=2, padding=1, groups=2),
+    ]
+    assert calls  # the split path ran
+    for a, b in zip(threaded, serial):
+        assert_close(a, b, rtol=1e-14)
+    # the reference: torch
+    assert_close(y2, F.conv_transpose2d(T(x), T(w), **kw), rtol=1e-12)

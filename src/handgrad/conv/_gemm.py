@@ -18,15 +18,25 @@ col2im uses the sub-pixel (phase) decomposition: output rows ``r = i s + u d`` w
 ``r mod s`` form a dense stride-1 grid, so every tap adds a contiguous block into one of the
 ``s_h s_w`` phase arrays; the phases are interleaved once at the end, cropping the padding.
 
+Threads: with threadpoolctl installed, a large batch is split over as many Python threads as BLAS
+may use, each running the whole pipeline on its samples with BLAS held at one thread (see
+:func:`run_split`); otherwise everything runs in the calling thread and only the GEMMs use BLAS's
+threads. Results do not depend on the split.
+
 Memory: the batch is processed in chunks of samples so that one im2col / column buffer holds at
-most ``_CHUNK_ELEMENTS`` elements (or one sample, if a sample alone is larger). Beyond the input
+most ``_CHUNK_ELEMENTS`` elements per thread (or one sample, if a sample alone is larger). Beyond the input
 and output, a call allocates that buffer, the GEMM result of the chunk and (for col2im) the phase
 arrays of the chunk (about the size of the chunk's padded output).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+import os
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -34,9 +44,16 @@ from numpy.typing import NDArray
 
 FloatArray = NDArray[np.floating]
 
-# Largest im2col / column buffer (elements) per chunk of samples: 4 Mi elements (16 MiB float32,
-# 32 MiB float64): few, large GEMMs (robust when BLAS threads compete for cores), bounded memory.
-_CHUNK_ELEMENTS = 1 << 22
+# Largest im2col / column buffer (elements) per chunk of samples: 256 Ki elements (1 MiB float32,
+# 2 MiB float64): about one sample per chunk, so a chunk stays in a core's 2 MiB L2 cache.
+_CHUNK_ELEMENTS = 1 << 18
+# Below this many column elements in a call, threads cost more than they save.
+_PARALLEL_MIN_ELEMENTS = 1 << 18
+_BLAS: Any = None  # threadpoolctl BLAS controller (False: unavailable), created on first use
+_EXECUTOR: ThreadPoolExecutor | None = None
+_EXECUTOR_WORKERS = 0
+_PARALLEL_LOCK = threading.Lock()  # one parallel region at a time: the BLAS limit is global
+R = TypeVar("R")
 
 __all__ = [
     "batch_chunks",
@@ -44,15 +61,59 @@ __all__ = [
     "gather_conv",
     "im2col",
     "pad2d",
+    "run_split",
     "scatter_conv",
 ]
 
 
-def batch_chunks(n: int, per_sample: int) -> Iterator[slice]:
-    """Slices of the batch whose column buffers hold at most ``_CHUNK_ELEMENTS`` elements."""
+def batch_chunks(part: slice, per_sample: int) -> Iterator[slice]:
+    """Slices of ``part`` of the batch whose column buffers hold at most ``_CHUNK_ELEMENTS``."""
     step = max(1, _CHUNK_ELEMENTS // max(per_sample, 1))
-    for start in range(0, n, step):
-        yield slice(start, min(n, start + step))
+    for start in range(part.start, part.stop, step):
+        yield slice(start, min(part.stop, start + step))
+
+
+def _blas_threads() -> Any:
+    """threadpoolctl's controller of the loaded BLAS libraries, or None without threadpoolctl."""
+    global _BLAS
+    if _BLAS is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _BLAS = False
+        else:
+            blas = ThreadpoolController().select(user_api="blas")
+            _BLAS = blas if blas.lib_controllers else False
+    return _BLAS or None
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    global _EXECUTOR, _EXECUTOR_WORKERS
+    if _EXECUTOR is None or _EXECUTOR_WORKERS < workers:
+        _EXECUTOR = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="handgrad-conv")
+        _EXECUTOR_WORKERS = workers
+    return _EXECUTOR
+
+
+def run_split(n: int, per_sample: int, work: Callable[[slice], R]) -> list[R]:
+    """Run ``work`` over contiguous parts of a batch of ``n`` samples, in parallel when worthwhile.
+
+    With threadpoolctl available and BLAS allowed T > 1 threads, the batch is split into up to T
+    parts processed by T Python threads while BLAS is held at one thread: every stage (padding,
+    im2col, GEMM, col2im) then runs on all cores, not only the GEMM. Small problems
+    (under ``_PARALLEL_MIN_ELEMENTS`` column elements), a batch of one, or a BLAS already limited
+    to one thread run serially in the calling thread. Results come back in batch order.
+    """
+    blas = _blas_threads() if n > 1 and n * per_sample >= _PARALLEL_MIN_ELEMENTS else None
+    threads = 1 if blas is None else min(lib.num_threads for lib in blas.lib_controllers)
+    workers = max(1, min(threads, n, os.cpu_count() or 1))
+    if workers == 1:
+        return [work(slice(0, n))]
+    bounds = [round(i * n / workers) for i in range(workers + 1)]
+    parts = [slice(a, b) for a, b in itertools.pairwise(bounds)]
+    assert blas is not None  # workers > 1 needs the controller
+    with _PARALLEL_LOCK, blas.limit(limits=1):
+        return list(_executor(workers).map(work, parts))
 
 
 def pad2d(x: FloatArray, pads: tuple[int, int, int, int]) -> FloatArray:
@@ -184,22 +245,29 @@ def gather_conv(
         Og = weight.shape[0] // G
         Wg = weight.reshape(G, Og, K)  # (G, Og, Cg kk)
         y = np.empty((N, G * Og, Ho, Wo), dtype=x.dtype)  # (N, O, Ho, Wo)
-    dw = None
-    if other is not None:
-        dw = np.zeros((G, other.shape[1] // G, K), dtype=x.dtype)  # (G, B, Cg kk)
     pointwise = (kh, kw) == (1, 1) and stride == (1, 1) and not any(pads)
-    for sl in batch_chunks(N, Cin * kh * kw * L):
-        n = sl.stop - sl.start
-        if pointwise:  # a 1 x 1 kernel needs no im2col
-            cols = x[sl, :, :Ho, :Wo].reshape(n, G, K, L)  # (n, G, Cg, Ho Wo)
-        else:
-            xp = pad2d(x[sl], pads)  # (n, Cin, Hp, Wp)
-            cols = im2col(xp, kernel, stride, dilation, out_hw).reshape(n, G, K, L)
-        if y is not None:
-            np.matmul(Wg, cols, out=y[sl].reshape(n, G, Og, L))
-        if dw is not None and other is not None:
-            o = other[sl].reshape(n, G, -1, L)  # (n, G, B, Ho Wo)
-            dw += np.matmul(o, cols.transpose(0, 1, 3, 2)).sum(axis=0)
+
+    def work(part: slice) -> FloatArray | None:
+        """Samples ``part``: fills y[part]; returns their share of dw."""
+        dw_part = None if other is None else np.zeros((G, other.shape[1] // G, K), dtype=x.dtype)
+        for sl in batch_chunks(part, Cin * kh * kw * L):
+            n = sl.stop - sl.start
+            if pointwise:  # a 1 x 1 kernel needs no im2col
+                cols = x[sl, :, :Ho, :Wo].reshape(n, G, K, L)  # (n, G, Cg, Ho Wo)
+            else:
+                xp = pad2d(x[sl], pads)  # (n, Cin, Hp, Wp)
+                cols = im2col(xp, kernel, stride, dilation, out_hw).reshape(n, G, K, L)
+            if y is not None:
+                np.matmul(Wg, cols, out=y[sl].reshape(n, G, Og, L))
+            if dw_part is not None and other is not None:
+                o = other[sl].reshape(n, G, -1, L)  # (n, G, B, Ho Wo)
+                dw_part += np.matmul(o, cols.transpose(0, 1, 3, 2)).sum(axis=0)
+        return dw_part
+
+    parts = run_split(N, Cin * kh * kw * L, work)
+    dw = (
+        None if other is None else np.sum([p for p in parts if p is not None], axis=0)
+    )  # (G, B, Cg kk)
     return y, dw
 
 
@@ -238,13 +306,19 @@ def scatter_conv(
     L = H * Wq
     Wt = weight.reshape(G, Cg, M).transpose(0, 2, 1)  # (G, Og kk, Cg) transposed view
     y = np.empty((N, G * Og, *out_hw), dtype=x.dtype)  # (N, O, Ho, Wo)
-    for sl in batch_chunks(N, G * M * L):
-        n = sl.stop - sl.start
-        if Wq == W:
-            xw = x[sl]
-        else:
-            xw = np.zeros((n, C, H, Wq), dtype=x.dtype)  # (n, C, H, Wq) right-padded
-            xw[..., :W] = x[sl]
-        cols = np.matmul(Wt, xw.reshape(n, G, Cg, L))  # (n, G, Og kk, H Wq)
-        col2im(cols.reshape(n, G * Og, kh, kw, L), (H, W), stride, dilation, (Hq, Wq), crop, y[sl])
+
+    def work(part: slice) -> None:
+        for sl in batch_chunks(part, G * M * L):
+            n = sl.stop - sl.start
+            if Wq == W:
+                xw = x[sl]
+            else:
+                xw = np.zeros((n, C, H, Wq), dtype=x.dtype)  # (n, C, H, Wq) right-padded
+                xw[..., :W] = x[sl]
+            cols = np.matmul(Wt, xw.reshape(n, G, Cg, L))  # (n, G, Og kk, H Wq)
+            col2im(
+                cols.reshape(n, G * Og, kh, kw, L), (H, W), stride, dilation, (Hq, Wq), crop, y[sl]
+            )
+
+    run_split(N, G * M * L, work)
     return y
