@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
 
 from handgrad.conv import (
     conv1d,
@@ -171,3 +173,43 @@ def test_unbatched_backward(rng):
     np.testing.assert_array_equal(dx, dxb[0])
     np.testing.assert_array_equal(dw, dwb)
     np.testing.assert_array_equal(db, dbb)
+
+
+@given(
+    n=st.integers(1, 2),
+    groups=st.integers(1, 2),
+    cg=st.integers(1, 2),
+    og=st.integers(1, 2),
+    hw=st.tuples(st.integers(1, 6), st.integers(1, 6)),
+    k=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    s=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    p=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+    d=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    a=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_random_parameters_backward_equals_torch(n, groups, cg, og, hw, k, s, p, d, a, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, groups * cg, *hw))
+    w = rng.standard_normal((groups * cg, og, *k))
+    kw = dict(stride=s, padding=p, output_padding=a, groups=groups, dilation=d)
+    try:
+        shape = F.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(w), **kw).shape
+    except RuntimeError:
+        return  # invalid combination (tested in test_conv_ops)
+    r = rng.standard_normal(tuple(shape))
+    rt = torch.from_numpy(r)
+    _, refs = torch_grad(lambda x_, w_: F.conv_transpose2d(x_, w_, **kw) * rt, x, w)
+    dx, dw, db = conv_transpose2d_backward(r, x, w, **kw)
+    assert_close(dx, refs[0], rtol=1e-12)
+    assert_close(dw, refs[1], rtol=1e-12)
+    assert_close(db, r.sum(axis=(0, 2, 3)), rtol=1e-12)
+    # conv2d on the transposed convolution's output, same weight: its backward too
+    ck = dict(stride=s, padding=p, groups=groups, dilation=d)
+    out = F.conv2d(torch.from_numpy(r), torch.from_numpy(w), **ck).shape
+    g2 = rng.standard_normal(tuple(out))
+    _, refs = torch_grad(lambda z_, w_: F.conv2d(z_, w_, **ck) * torch.from_numpy(g2), r, w)
+    dz, dw2, db2 = conv2d_backward(g2, r, w, **ck)
+    assert_close(dz, refs[0], rtol=1e-12)
+    assert_close(dw2, refs[1], rtol=1e-12)
+    assert_close(db2, g2.sum(axis=(0, 2, 3)), rtol=1e-12)

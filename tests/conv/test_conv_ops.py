@@ -347,3 +347,46 @@ def test_thread_split_gives_the_serial_result(rng, monkeypatch):
         assert_close(a, b, rtol=1e-14)
     # the reference: torch
     assert_close(y2, F.conv_transpose2d(T(x), T(w), **kw), rtol=1e-12)
+
+
+def test_non_contiguous_inputs(rng):
+    # strided, Fortran-ordered and reversed views give the same result as contiguous copies
+    base = rng.standard_normal((3, 4, 12, 10))
+    x = base[:, :, ::2, ::-1]  # (3, 4, 6, 10), negative and doubled strides
+    w = np.asfortranarray(rng.standard_normal((4, 2, 3, 3)))
+    wc = rng.standard_normal((6, 4, 2, 3))[:, :, ::-1]  # reversed-kernel view
+    kw = dict(stride=2, padding=1, output_padding=1)
+    ref = F.conv_transpose2d(T(x.copy()), T(w.copy()), **kw)
+    for method in METHODS:
+        assert_close(conv_transpose2d(x, w, **kw, method=method), ref, rtol=1e-12)
+    assert_close(conv2d(x, wc, stride=(1, 2)), F.conv2d(T(x.copy()), T(wc.copy()), stride=(1, 2)))
+    y = conv_transpose2d(x, w, **kw)
+    g = rng.standard_normal(y.shape[::-1]).T  # Fortran-ordered grad_out
+    dx, dw, db = conv_transpose2d_backward(g, x, w, **kw)
+    dx2, dw2, db2 = conv_transpose2d_backward(g.copy(), x.copy(), w.copy(), **kw)
+    np.testing.assert_array_equal(dx, dx2)
+    np.testing.assert_array_equal(dw, dw2)
+    np.testing.assert_array_equal(db, db2)
+
+
+def test_inputs_are_not_modified(rng):
+    x = rng.standard_normal((2, 3, 5, 5))
+    w = rng.standard_normal((3, 2, 3, 3))
+    b = rng.standard_normal(2)
+    copies = [x.copy(), w.copy(), b.copy()]
+    y = conv_transpose2d(x, w, b, stride=2)
+    conv_transpose2d_backward(np.ones_like(y), x, w, stride=2)
+    conv2d(y, w, b[:1].repeat(3), stride=2)
+    for a, c in zip((x, w, b), copies):
+        np.testing.assert_array_equal(a, c)
+
+
+def test_mixed_dtypes_promote():
+    # float32 input with a float64 weight computes in float64 (NumPy's promotion)
+    y = conv2d(np.ones((1, 1, 3, 3), dtype=np.float32), np.ones((1, 1, 2, 2)))
+    assert y.dtype == np.float64
+    np.testing.assert_array_equal(y, np.full((1, 1, 2, 2), 4.0))
+    # a float64 bias does not promote float32 data
+    y32 = conv2d(np.ones((1, 1, 3, 3), np.float32), np.ones((1, 1, 2, 2), np.float32), bias=[0.5])
+    assert y32.dtype == np.float32
+    np.testing.assert_array_equal(y32, np.full((1, 1, 2, 2), 4.5, dtype=np.float32))
