@@ -14,6 +14,7 @@ from handgrad.nn.bptt import (
     SEED_FORMULAS,
     gradient_terms,
     jacobian_norms,
+    lm_gradient_terms,
     seed_formula_gradients,
     step_jacobians,
     truncated_bptt,
@@ -307,3 +308,28 @@ def test_truncated_bptt_bad_arguments(rng):
             np.zeros(2),
             [0, 1],
         )
+
+
+@pytest.mark.parametrize("embedding_dim", [None, 3])
+def test_lm_gradient_terms_summed_over_steps_give_the_model_gradient(rng, embedding_dim):
+    # sum_t sum_k term_k(E_t) = dE/dtheta for E = sum_t E_t (reduction "sum"), for U, W, b.
+    V, H, T, N = 6, 4, 5, 2
+    model = LanguageModel(V, H, embedding_dim=embedding_dim, seed=3)
+    tokens, targets = rng.integers(0, V, (T, N)), rng.integers(0, V, (T, N))
+    h0 = rng.standard_normal((1, N, H))
+    total_w = sum(
+        lm_gradient_terms(model, tokens, targets, t, h0).weight_hh.sum(0) for t in range(1, T + 1)
+    )
+    total_u = sum(
+        lm_gradient_terms(model, tokens, targets, t, h0).weight_ih.sum(0) for t in range(1, T + 1)
+    )
+    total_b = sum(
+        lm_gradient_terms(model, tokens, targets, t, h0).bias.sum(0) for t in range(1, T + 1)
+    )
+    model.zero_grad()
+    _, grads, _ = model.loss_and_grad(tokens, targets, h0, reduction="sum")
+    assert_close(total_w, grads["rnn.weight_hh_l0"], rtol=1e-12)
+    assert_close(total_u, grads["rnn.weight_ih_l0"], rtol=1e-12)
+    assert_close(total_b, grads["rnn.bias_ih_l0"], rtol=1e-12)
+    with pytest.raises(TypeError, match="cell='rnn'"):
+        lm_gradient_terms(LanguageModel(V, H, cell="gru"), tokens, targets, 1)

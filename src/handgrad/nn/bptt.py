@@ -57,6 +57,7 @@ __all__ = [
     "TBPTTResult",
     "gradient_terms",
     "jacobian_norms",
+    "lm_gradient_terms",
     "seed_formula_gradients",
     "step_jacobians",
     "truncated_bptt",
@@ -164,6 +165,40 @@ def gradient_terms(
         bias=delta.sum(axis=1),
         delta=delta,
     )
+
+
+def lm_gradient_terms(
+    model: Any, tokens: ArrayLike, targets: ArrayLike, t: int, state: Any = None
+) -> GradientTerms:
+    r""":func:`gradient_terms` of a language model's step-t cross-entropy.
+
+    :math:`E_t = \sum_n -\log O_{t, y_t}` (summed over the batch) for a :class:`LanguageModel`
+    with ``cell="rnn"`` and one layer, so :math:`\partial E_t/\partial H_t = (O_t - y_t) V`;
+    the inputs are the one-hot rows :math:`I_t` (or the embeddings when the model has them).
+    Summing the terms over k and over t = 1 .. T gives the model's gradient of
+    :math:`E = \sum_t E_t` for ``weight_ih_l0``, ``weight_hh_l0`` and the biases.
+    """
+    if getattr(model, "cell", None) != "rnn":
+        raise TypeError(
+            f"model must be a LanguageModel with cell='rnn'; got {type(model).__name__}"
+        )
+    idx = model._tokens(tokens, "tokens")
+    tgt = model._tokens(targets, "targets")
+    if tgt.shape != idx.shape:
+        raise ValueError(f"targets must have the shape of tokens {idx.shape}; got {tgt.shape}")
+    t = _check_step(t, idx.shape[0])
+    N = idx.shape[1]
+    if model.embedding is not None:
+        x = model.embedding.params["weight"][idx]  # (T, N, E)
+    else:
+        x = np.eye(model.vocab_size, dtype=model.dtype)[idx]  # (T, N, V) one-hot I_t
+    logits, _ = model.forward(idx[:t], state)  # (t, N, V)
+    z = logits[t - 1].astype(np.float64)  # (N, V)
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)  # O_t
+    p[np.arange(N), tgt[t - 1]] -= 1.0  # O_t - y_t
+    dE_dh = p @ model.head.params["weight"]  # (N, H)
+    return gradient_terms(model.rnn, x, t, dE_dh, state)
 
 
 # -- Jacobians --------------------------------------------------------------------------------
