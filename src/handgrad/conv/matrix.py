@@ -46,8 +46,8 @@ def conv_matrix(
     stride: int | tuple[int, int] = 1,
     padding: int | tuple[int, int] | str = 0,
     dilation: int | tuple[int, int] = 1,
-    groups: int = 1,
     sparse: bool = False,
+    groups: int = 1,
 ) -> Any:
     r"""The matrix C of conv2d on one (H, W) image.
 
@@ -58,10 +58,13 @@ def conv_matrix(
     kernel : array_like, (kh, kw) or (C_out, C_in / groups, kh, kw)
         One channel, or a conv2d weight (block matrix). An object array of sympy expressions
         gives a symbolic C (dense only).
-    stride, padding, dilation, groups
+    stride, padding, dilation
         As in :func:`~handgrad.conv.conv2d` ("same" / "valid" padding accepted).
     sparse : bool
         Return a ``scipy.sparse.csr_array`` instead of a dense ndarray.
+    groups : int
+        For a 4-D weight: output channel o reads input channels of its group only (the other
+        blocks of C are zero).
 
     Returns
     -------
