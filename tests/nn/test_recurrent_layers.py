@@ -354,3 +354,36 @@ def test_lstm_backward_in_blocks_of_one_step_equals_torch(rng, monkeypatch, pack
     assert_close(dc0, t_dc0)
     for name, g in t_grads.items():
         assert_close(ours.grads[name], g)
+
+
+@pytest.mark.parametrize("kind", list(CELLS))
+def test_saturated_gates_equal_torch(rng, kind):
+    # Pre-activations of size ~100: sigmoids and tanh saturate; values and gradients stay finite
+    # and agree with torch (the LSTM's sigmoid-through-tanh included).
+    ours, ref = make_pair(kind)
+    for p in ours.parameters():
+        p *= 30.0
+    ref.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
+    x, h0, c0, d_out, dh_n, dc_n = random_problem(rng, 1)
+    x *= 10.0
+    out, _ = ours(x, (h0, c0) if is_lstm(kind) else h0)
+    dx, dstate0 = ours.backward(d_out, (dh_n, dc_n) if is_lstm(kind) else dh_n)
+    t_out, _, _, t_dx, t_dh0, _, t_grads = run_torch(ref, kind, x, h0, c0, d_out, dh_n, dc_n)
+    assert np.all(np.isfinite(out)) and np.all(np.isfinite(dx))
+    assert_close(out, t_out)
+    assert_close(dx, t_dx)
+    assert_close(dstate0[0] if is_lstm(kind) else dstate0, t_dh0)
+    for name, g in t_grads.items():
+        assert_close(ours.grads[name], g)
+
+
+def test_relu_kink_has_zero_derivative_like_torch():
+    # All weights and biases 0: every pre-activation is exactly 0, relu'(0) = 0 (torch's choice),
+    # so no gradient reaches the weights or the input.
+    rnn = RNN(2, 3, nonlinearity="relu", seed=0)
+    rnn.load_state_dict({k: np.zeros_like(v) for k, v in rnn.params.items()})
+    out, _ = rnn(np.ones((4, 2, 2)))
+    assert not out.any()
+    dx, dh0 = rnn.backward(np.ones((4, 2, 3)), np.ones((1, 2, 3)))
+    assert not dx.any() and not dh0.any()
+    assert not any(g.any() for g in rnn.grads.values())
