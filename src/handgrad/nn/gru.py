@@ -15,6 +15,7 @@ Backward, from :math:`g_t = \partial L/\partial h_t`:
 the input-side gradient is :math:`(\delta^r, \delta^z, \delta^n)`, the hidden-side one
 :math:`(\delta^r, \delta^z, r \odot \delta^n)`, and
 :math:`g_{t-1} \mathrel{+}= g_t \odot z + (\delta^r, \delta^z, r \odot \delta^n) W_{hh}`.
+The sigmoids are evaluated as :math:`\sigma(a) = (1 + \tanh(a/2))/2` (as in ``lstm.py``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import expit
 
 from handgrad.nn.module import Array
 from handgrad.nn.recurrent import RecurrentBase, States
@@ -52,17 +52,23 @@ def gru_layer_forward(
         acts[:, :, H : 2 * H],
         acts[:, :, 2 * H :],
     )
-    w_t = np.ascontiguousarray(w_hh.T)  # (H, 3H): BLAS is faster on a contiguous operand
+    # sigmoid(a) = (1 + tanh(a / 2)) / 2, with the halving (exact) folded into the r, z inputs
+    half = np.ones(G, dtype=dtype)  # (3H,) 1/2 for r, z; 1 for n
+    half[: 2 * H] = 0.5
+    A_rz *= 0.5
+    w_t = np.ascontiguousarray(w_hh.T * half)  # (H, 3H): BLAS is faster on a contiguous operand
     tmp = np.empty((N, G), dtype=dtype)  # (N, 3H) h_{t-1} W_hh^T
     tmp_rz, tmp_n = tmp[:, : 2 * H], tmp[:, 2 * H :]
     rn = np.empty((N, H), dtype=dtype)
-    dot, mul, tanh, sig = np.dot, np.multiply, np.tanh, expit
+    dot, mul, tanh = np.dot, np.multiply, np.tanh
     notmask = None if mask is None else ~mask
     for t in range(T):
         dot(hs[t], w_t, out=tmp)
         v = A_rz[t]
         v += tmp_rz
-        sig(v, out=v)
+        tanh(v, out=v)
+        v *= 0.5
+        v += 0.5
         un = un_all[t]
         if b_hn is None:
             un[...] = tmp_n

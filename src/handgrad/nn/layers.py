@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
 from handgrad._checks import as_float_array, as_int_array, check_finite, check_positive_int
@@ -34,6 +33,8 @@ def scatter_add_rows(dst: Array, index: NDArray[np.integer], src: Array) -> None
     if M * src.shape[1] <= _ADD_AT_LIMIT:
         np.add.at(dst, index, src)
         return
+    import scipy.sparse as sp  # imported on first use: it is slow to import
+
     V = dst.shape[0]
     onehot_t = sp.csr_matrix((np.ones(M, dtype=src.dtype), (index, np.arange(M))), shape=(V, M))
     dst += onehot_t @ src
