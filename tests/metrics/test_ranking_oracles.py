@@ -266,6 +266,29 @@ def test_hit_ranks_equal_stable_argsort(data):
     )
 
 
+@pytest.mark.parametrize("share", [0.01, 0.3, 1.0])
+def test_hit_ranks_repairs_ties_between_classes(rng, share):
+    # Distinct positive scores (the sort-and-repair path); a share of the negatives copy one of them.
+    n_pos, n_neg = 500, 4000
+    pos_scores = rng.permutation(n_pos) / 7.0
+    neg_scores = rng.random(n_neg) * 100
+    copy = rng.random(n_neg) < share
+    neg_scores[copy] = rng.choice(pos_scores, int(copy.sum()))
+    s = np.r_[pos_scores, neg_scores]
+    y = np.r_[np.ones(n_pos, bool), np.zeros(n_neg, bool)]
+    perm = rng.permutation(s.size)
+    s, y = s[perm], y[perm]
+    expected = np.flatnonzero(y[np.argsort(-s, kind="stable")])
+    np.testing.assert_array_equal(hit_ranks(y, s), expected)
+    np.testing.assert_array_equal(
+        hit_ranks(y, s.astype(np.float32)),
+        np.flatnonzero(y[np.argsort(-s.astype(np.float32), kind="stable")]),
+    )
+    refs = _references(y, s, n_pos)
+    for method in INTERPOLATED:
+        assert average_precision(y, s, method=method) == refs[method]
+
+
 def test_descending_keys_order_extremes():
     s = np.array([*EXTREMES, -1.0, 2.5, -2.5, np.finfo(np.float64).max, -np.finfo(np.float64).max])
     key = descending_keys(s)

@@ -76,6 +76,47 @@ def _split_sorted(
     return np.sort(score[is_pos]), np.sort(score[~is_pos])
 
 
+# Fraction of repeated scores among the positives above which hit_ranks takes one full stable argsort.
+_HEAVY_TIES = 0.2
+_FIBONACCI = np.uint64(0x9E3779B97F4A7C15)  # multiplicative hashing: 2**64 / golden ratio, odd
+
+
+def _hash(values: NDArray[np.floating], bits: int) -> NDArray[np.uint64]:
+    """``bits``-bit hash of each value; equal values (``-0.0`` and ``0.0`` too) hash alike."""
+    pattern = (values.astype(np.float64) + 0.0).view(np.uint64)  # (n,) fresh copy
+    pattern *= _FIBONACCI  # wraps modulo 2**64
+    pattern >>= np.uint64(64 - bits)
+    return pattern
+
+
+def _holding(
+    score: NDArray[np.floating], shared: NDArray[np.floating]
+) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Input indices (ascending) whose score is in ``shared`` (sorted, distinct), and its slot there.
+
+    A hash table of the S shared values, looked up by every score, replaces a binary search per score
+    (``searchsorted`` of n unsorted queries costs ~log2(S) mispredicted branches each). Candidates are
+    confirmed by exact comparison; scores landing on a bucket shared by two values fall back to
+    ``searchsorted``, so the result is exact whatever the hash does.
+    """
+    S = shared.size
+    bits = min(max(S.bit_length() + 6, 12), 20)
+    table = np.full(1 << bits, -1, dtype=np.intp)  # (2**bits,) slot of the value hashed there
+    bucket = _hash(shared, bits)  # (S,)
+    table[bucket] = np.arange(S)
+    bucket.sort()
+    table[bucket[1:][bucket[1:] == bucket[:-1]]] = -2  # buckets holding two or more shared values
+    slot = table[_hash(score, bits)]  # (n,)
+    candidates = np.flatnonzero(slot != -1)  # (C,)
+    slot = slot[candidates]  # (C,)
+    mixed = np.flatnonzero(slot == -2)
+    if mixed.size:
+        found = np.searchsorted(shared, score[candidates[mixed]])
+        slot[mixed] = np.minimum(found, S - 1)
+    exact = shared[slot] == score[candidates]  # (C,)
+    return candidates[exact], slot[exact]
+
+
 def hit_ranks(is_pos: NDArray[np.bool_], score: NDArray[np.floating]) -> NDArray[np.int64]:
     """0-based ranks of the positives in the stable descending order, ascending. Shape (P,).
 
@@ -84,10 +125,16 @@ def hit_ranks(is_pos: NDArray[np.bool_], score: NDArray[np.floating]) -> NDArray
     higher score are counted by ``searchsorted`` on the sorted negative scores (two sorts of values
     cost about half one stable argsort); negatives with an *equal* score come first only when their
     input index is smaller, which a stable argsort of just the elements holding a score shared by
-    both classes settles.
+    both classes settles. When many positives repeat a score (more than ``_HEAVY_TIES`` of them), the
+    tie repair would touch most elements, and one stable argsort of the int64 keys is cheaper.
     """
-    pos, neg = _split_sorted(is_pos, score)  # (P,), (N,) ascending
-    P, N = pos.size, neg.size
+    pos = np.sort(score[is_pos])  # (P,) ascending
+    P = pos.size
+    if P > 1 and np.count_nonzero(pos[1:] != pos[:-1]) < (1 - _HEAVY_TIES) * (P - 1):
+        # Heavily tied scores: one stable argsort of int64 keys beats sorting plus tie repair.
+        return np.flatnonzero(is_pos[np.argsort(descending_keys(score), kind="stable")])
+    neg = np.sort(score[~is_pos])  # (N,) ascending
+    N = neg.size
     ranks = np.arange(P, dtype=np.int64)  # (P,) positives ranked before each one, best first
     if N == 0 or P == 0:
         return ranks
@@ -99,20 +146,18 @@ def hit_ranks(is_pos: NDArray[np.bool_], score: NDArray[np.floating]) -> NDArray
         return ranks
     tied = tied_up[::-1]  # (P,) best first
     shared = np.unique(pos[tied_up])  # (S,) scores held by both classes, ascending
-    slot = np.searchsorted(shared, score)  # (n,)
-    np.minimum(slot, shared.size - 1, out=slot)
-    members = np.flatnonzero(shared[slot] == score)  # (M,) input indices holding a shared score
-    sub_score = score[members]  # (M,)
-    order = np.argsort(-sub_score, kind="stable")  # (M,) descending score, then input index
-    sub_score = sub_score[order]
+    S = shared.size
+    members, slot = _holding(score, shared)  # (M,) input indices holding a shared score, (M,)
+    group = (S - 1) - slot  # (M,) 0 for the highest shared score
+    # A stable sort by group keeps input order inside a group; up to 2**16 groups it is a radix sort.
+    order = np.argsort(group.astype(np.uint16 if S <= 1 << 16 else np.int64), kind="stable")  # (M,)
+    group = group[order]
     sub_neg = ~is_pos[members[order]]  # (M,) negative flags in rank order
     neg_before: NDArray[np.int64] = np.cumsum(sub_neg, dtype=np.int64) - sub_neg  # (M,) exclusive
-    new_group = np.empty(sub_score.size, dtype=bool)  # (M,) first element of a score group
-    new_group[0] = True
-    np.not_equal(sub_score[1:], sub_score[:-1], out=new_group[1:])
-    group = np.cumsum(new_group) - 1  # (M,) group id
+    size = np.bincount(group, minlength=S)  # (S,) members per group
+    start = np.cumsum(size) - size  # (S,) position of each group's first member
     # (M,) negatives of the same score ranked first (smaller input index)
-    in_group: NDArray[np.int64] = neg_before - neg_before[np.flatnonzero(new_group)][group]
+    in_group: NDArray[np.int64] = neg_before - neg_before[start[group]]
     # The tied positives, best first, are exactly the positives of the sub-ranking, in its order.
     ranks[tied] += in_group[~sub_neg]
     return ranks
