@@ -390,3 +390,16 @@ def test_mixed_dtypes_promote():
     y32 = conv2d(np.ones((1, 1, 3, 3), np.float32), np.ones((1, 1, 2, 2), np.float32), bias=[0.5])
     assert y32.dtype == np.float32
     np.testing.assert_array_equal(y32, np.full((1, 1, 2, 2), 4.5, dtype=np.float32))
+
+
+def test_empty_batch_like_torch():
+    x = np.ones((0, 2, 4, 4))
+    w = np.ones((2, 3, 3, 3))
+    ref = F.conv_transpose2d(T(x), T(w), stride=2)
+    for method in METHODS:
+        assert conv_transpose2d(x, w, stride=2, method=method).shape == tuple(ref.shape)
+    dx, dw, db = conv_transpose2d_backward(np.ones(tuple(ref.shape)), x, w, stride=2)
+    assert dx.shape == x.shape
+    np.testing.assert_array_equal(dw, np.zeros_like(w))  # no samples: nothing to accumulate
+    np.testing.assert_array_equal(db, np.zeros(3))
+    assert conv2d(x, np.ones((3, 2, 3, 3))).shape == (0, 3, 2, 2)

@@ -128,7 +128,7 @@ def conv2d_backward(
     )
     assert dw is not None
     dweight = dw.reshape(w.shape)
-    dbias = g.reshape(g.shape[0], g.shape[1], -1).sum(axis=2).sum(axis=0)  # (C_out,)
+    dbias = g.reshape(g.shape[0], g.shape[1], g.shape[2] * g.shape[3]).sum(axis=2).sum(axis=0)
     return (dx[0] if unbatched else dx), dweight, dbias
 
 

@@ -166,8 +166,9 @@ def _transpose_matrix(
     # beyond H; the transposed convolution's input is zero there.
     xz = np.zeros((N, C, Hc, Wc), dtype=x.dtype)  # (N, C_in, Hc, Wc)
     xz[:, :, :H, :W] = x
-    cols = Cm.T @ xz.reshape(N, -1).T  # (C_out Ho Wo, N)
-    return np.ascontiguousarray(cols.T.reshape(N, -1, *out_hw)).astype(x.dtype, copy=False)
+    cols = Cm.T @ xz.reshape(N, C * Hc * Wc).T  # (C_out Ho Wo, N)
+    C_out = Cm.shape[1] // (out_hw[0] * out_hw[1])
+    return np.ascontiguousarray(cols.T.reshape(N, C_out, *out_hw)).astype(x.dtype, copy=False)
 
 
 def _transpose_zero_insertion(
@@ -251,7 +252,7 @@ def conv_transpose2d_backward(
     )
     assert dx is not None and dw is not None
     dweight = dw.reshape(w.shape)
-    dbias = g.reshape(g.shape[0], g.shape[1], -1).sum(axis=2).sum(axis=0)  # (C_out,)
+    dbias = g.reshape(g.shape[0], g.shape[1], g.shape[2] * g.shape[3]).sum(axis=2).sum(axis=0)
     return (dx[0] if unbatched else dx), dweight, dbias
 
 
