@@ -303,3 +303,30 @@ def test_recall_levels_are_read_only():
         VOC07_RECALL_LEVELS[0] = 0.5
     with pytest.raises(ValueError, match="read-only"):
         COCO_RECALL_LEVELS[0] = 0.5
+
+
+def test_unusual_array_layouts_and_dtypes(rng):
+    y = rng.random(300) < 0.3
+    s = rng.random(300)
+    for method in METHODS:
+        ap = average_precision(y, s, method=method)
+        assert average_precision(y.astype(">i8"), s.astype(">f8"), method=method) == ap
+        frozen = s.copy()
+        frozen.flags.writeable = False
+        assert average_precision(y, frozen, method=method) == ap
+        strided = average_precision(y[::-2], s[::-2], method=method)
+        assert strided == average_precision(y[::-2].copy(), s[::-2].copy(), method=method)
+        assert average_precision(list(y), list(s), method=method) == ap
+        half = s.astype(np.float16)
+        assert average_precision(y, half, method=method) == average_precision(
+            y, half.astype(np.float64), method=method
+        )
+
+
+def test_mean_average_precision_accepts_a_query_matrix(rng):
+    y = rng.random((4, 25)) < 0.4  # (Q, n): one row per query
+    y[:, 0] = True
+    s = rng.random((4, 25))
+    for method in METHODS:
+        each = [average_precision(y[q], s[q], method=method) for q in range(4)]
+        assert mean_average_precision(y, s, method=method) == float(np.mean(each))
