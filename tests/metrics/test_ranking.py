@@ -185,6 +185,9 @@ def test_no_positives_in_rank_table_and_curve():
         p, r = precision_recall_at_ranks([0, 0, 0])
     assert p.tolist() == [0.0, 0.0, 0.0] and np.isnan(r).all()
     with pytest.warns(UndefinedMetricWarning):
+        p_exact, r_exact = precision_recall_at_ranks([0, 0], exact=True)
+    assert p_exact == [Fraction(0), Fraction(0)] and r_exact == [None, None]
+    with pytest.warns(UndefinedMetricWarning):
         assert np.isnan(recall_at_k([0, 0], 1))
     with pytest.warns(UndefinedMetricWarning):
         precision, recall, thresholds = precision_recall_curve([0, 0], [0.1, 0.2])

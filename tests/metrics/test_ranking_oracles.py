@@ -377,3 +377,19 @@ def test_small_explicit_cases_equal_all_references(y, s):
     assert average_precision(y, s) == pytest.approx(average_precision_score(y, s), rel=1e-15)
     for ours, theirs in zip(precision_recall_curve(y, s), sk_precision_recall_curve(y, s)):
         np.testing.assert_array_equal(ours, theirs, strict=True)
+
+
+def test_holding_is_exact_when_hash_buckets_collide(rng):
+    from handgrad.metrics._average_precision import _hash, _holding
+
+    shared = np.unique(
+        rng.integers(0, 10**9, 30000) / 7.0
+    )  # (S,) about 2**15 values, 2**20 buckets
+    bucket = np.sort(_hash(shared, 20))
+    assert np.any(bucket[1:] == bucket[:-1])  # some buckets hold two shared values
+    score = rng.permutation(np.r_[shared, shared[::3], rng.random(50000) * 1e9 / 7.0])
+    index, slot = _holding(score, shared)
+    pos = np.minimum(np.searchsorted(shared, score), shared.size - 1)
+    expected = np.flatnonzero(shared[pos] == score)
+    np.testing.assert_array_equal(index, expected)
+    np.testing.assert_array_equal(slot, pos[expected])
