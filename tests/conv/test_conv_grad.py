@@ -213,3 +213,20 @@ def test_random_parameters_backward_equals_torch(n, groups, cg, og, hw, k, s, p,
     assert_close(dz, refs[0], rtol=1e-12)
     assert_close(dw2, refs[1], rtol=1e-12)
     assert_close(db2, g2.sum(axis=(0, 2, 3)), rtol=1e-12)
+
+
+def test_conv2d_backward_float32(rng):
+    # float32 takes a different (but equal) orientation of the weight-gradient product
+    x = rng.standard_normal((3, 4, 9, 8)).astype(np.float32)
+    w = rng.standard_normal((6, 2, 3, 2)).astype(np.float32)
+    kw = dict(stride=2, padding=1, groups=2)
+    g = rng.standard_normal(conv2d(x, w, **kw).shape).astype(np.float32)
+    dx, dw, db = conv2d_backward(g, x, w, **kw)
+    assert dx.dtype == dw.dtype == db.dtype == np.float32
+    _, (tx, tw) = torch_grad(lambda x_, w_: F.conv2d(x_, w_, **kw) * torch.from_numpy(g), x, w)
+    assert_close(dx, tx, rtol=1e-5)
+    assert_close(dw, tw, rtol=1e-5)
+    _, dw64, _ = conv2d_backward(
+        g.astype(np.float64), x.astype(np.float64), w.astype(np.float64), **kw
+    )
+    assert_close(dw, dw64, rtol=1e-5)
