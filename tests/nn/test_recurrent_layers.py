@@ -387,3 +387,33 @@ def test_relu_kink_has_zero_derivative_like_torch():
     dx, dh0 = rnn.backward(np.ones((4, 2, 3)), np.ones((1, 2, 3)))
     assert not dx.any() and not dh0.any()
     assert not any(g.any() for g in rnn.grads.values())
+
+
+@settings(max_examples=20)
+@given(
+    kind=st.sampled_from(list(CELLS)),
+    a=st.floats(-3, 3),
+    b=st.floats(-3, 3),
+    seed=st.integers(0, 2**16),
+)
+def test_backward_is_linear_in_the_incoming_gradients(kind, a, b, seed):
+    # dx, dstate0 and the parameter gradients are linear maps of (d_out, d_state_n) for a fixed
+    # forward: backward(a g1 + b g2) = a backward(g1) + b backward(g2).
+    rng = np.random.default_rng(seed)
+    cls, _, kw = CELLS[kind]
+    layer = cls(2, 3, 2, seed=seed, **kw)
+    x = rng.standard_normal((4, 2, 2))
+    layer(x, lengths=[4, 3])
+    g1, g2 = rng.standard_normal((2, 4, 2, 3))
+    s1, s2 = rng.standard_normal((2, 2, 2, 3))
+
+    def grads(g, s):
+        layer.zero_grad()
+        dx, d0 = layer.backward(g, (s, s) if is_lstm(kind) else s)
+        d0 = np.concatenate(d0) if is_lstm(kind) else d0
+        return [dx, d0, *[v.copy() for v in layer.grads.values()]]
+
+    mixed = grads(a * g1 + b * g2, a * s1 + b * s2)
+    parts = [a * u + b * v for u, v in zip(grads(g1, s1), grads(g2, s2), strict=True)]
+    for m, p in zip(mixed, parts, strict=True):
+        np.testing.assert_allclose(m, p, rtol=1e-12, atol=1e-12)
