@@ -65,9 +65,9 @@ def conv2d(
 
     Notes
     -----
-    Allocates, per chunk of samples (``handgrad.conv._gemm``), the padded input and its im2col
-    columns (n, C_in kh kw, Ho Wo), bounded to about 4 Mi elements; the GEMM writes straight into
-    the output.
+    Allocates, per chunk of n samples (``handgrad.conv._gemm``), the padded input and its im2col
+    columns (n, C_in kh kw, Ho Wo), about 256 Ki elements (at least one sample) per thread; the
+    GEMM writes straight into the output. Never the whole batch's columns at once.
     """
     xa, w, b, geom, unbatched, out_hw = prepare_conv2d(
         x, weight, bias, stride, padding, dilation, groups

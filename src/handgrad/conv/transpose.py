@@ -88,8 +88,9 @@ def conv_transpose2d(
 
     Notes
     -----
-    "gemm" allocates, per chunk of samples, the GEMM result (n, C_out kh kw, H W) (bounded to
-    about 4 Mi elements) and s_h s_w phase arrays totalling about the chunk's uncropped output.
+    "gemm" allocates, per chunk of n samples and thread, the GEMM result (n, C_out kh kw, H Wq)
+    (about 256 Ki elements, at least one sample; Wq = W + the largest tap offset) and s_h s_w
+    phase arrays totalling about the chunk's uncropped output.
     """
     check_choice(method, "method", METHODS)
     xa, w, b, geom, unbatched, out_hw, op = prepare_conv_transpose2d(
@@ -228,8 +229,8 @@ def conv_transpose2d_backward(
 
     Notes
     -----
-    One im2col of grad_out per chunk of samples, (n, C_out kh kw, H W), bounded to about 4 Mi
-    elements, feeds both GEMMs.
+    One im2col of grad_out per chunk of n samples and thread, (n, C_out kh kw, H W), about
+    256 Ki elements (at least one sample), feeds both GEMMs.
     """
     xa, w, _, geom, unbatched, out_hw, _ = prepare_conv_transpose2d(
         x, weight, None, stride, padding, output_padding, groups, dilation
