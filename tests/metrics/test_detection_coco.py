@@ -396,3 +396,15 @@ def test_adversarial_ties_and_bucket_sizes(rng):
         ours = coco_evaluation(gt, dets, max_dets=[1, 10, 15])
     assert_same(ours, pycoco(gt, dets, max_dets=[1, 10, 15]))
     assert_same(coco_evaluation(gt, dets), pycoco(gt, dets))
+
+
+def test_chunked_pairs_give_the_same_result(monkeypatch):
+    import handgrad.metrics.detection.state as state
+
+    gt, dets = make_coco(30, n_categories=4, dets_per_image=20, seed=9)
+    want = coco_evaluation(gt, dets)
+    monkeypatch.setattr(state, "PAIR_CHUNK", 7)  # chunks of a handful of pairs
+    got = coco_evaluation(gt, dets)
+    np.testing.assert_array_equal(got.precision, want.precision)
+    np.testing.assert_array_equal(got.scores, want.scores)
+    assert got.stats == want.stats

@@ -12,8 +12,10 @@ The walk is sequential per (image, category, area range, t), but it only ever co
 the same (image, category). So here step j processes the j-th *candidate* detection of every
 (image, category) group at once, for all area ranges and thresholds together, with arrays of shape
 (groups, A, T, G). A candidate is a detection with IoU >= the smallest threshold against some box
-of its group; every other detection matches nothing at any threshold and is skipped. Groups are
-bucketed by their number of boxes (rounded up to a power of two) so that padding stays small.
+of its group; every other detection matches nothing at any threshold and is skipped. Likewise a box
+whose IoU with every candidate is below the smallest threshold can never be chosen, so G counts only
+the *relevant* boxes of a group (in file order, which keeps the tie rule). Groups are bucketed by
+their number of relevant boxes (rounded up to a power of two) so that padding stays small.
 
 Bounding-box IoU follows pycocotools' ``bbIou`` operation by operation (boxes are x, y, w, h)::
 
@@ -54,9 +56,8 @@ def pair_ious(
 def greedy_match(
     iou: NDArray[np.float64],
     pair_det: NDArray[np.int64],
+    pair_gt: NDArray[np.int64],
     det_group: NDArray[np.int64],
-    det_gt_start: NDArray[np.int64],
-    det_gt_count: NDArray[np.int64],
     gt_ignore: NDArray[np.bool_],
     gt_crowd: NDArray[np.bool_],
     gt_id_nonzero: NDArray[np.bool_],
@@ -68,15 +69,13 @@ def greedy_match(
     Parameters
     ----------
     iou : (P,) float64
-        IoU of each (detection, ground truth) pair of the same group; pairs are ordered by
-        detection, and within a detection by ground truth in pycocotools' order.
-    pair_det : (P,) int64
-        Detection index of each pair.
+        IoU of the (detection, ground truth) pairs of the same group that reach the smallest
+        threshold, ordered by detection and then by box in pycocotools' order. Pairs below it
+        can never match and are left out.
+    pair_det, pair_gt : (P,) int64
+        Detection and box index of each pair.
     det_group : (N,) int64
         Group of each detection; detections are sorted by group, then by descending score.
-    det_gt_start, det_gt_count : (N,) int64
-        First ground-truth index and number of boxes of each detection's group (ground truth is
-        sorted by group).
     gt_ignore : (A, G) bool
         Ignore flag of each box in each area range (crowd, or area outside the range).
     gt_crowd, gt_id_nonzero : (G,) bool
@@ -100,26 +99,36 @@ def greedy_match(
     T = iou_thrs.shape[0]
     N = det_group.shape[0]
     thr = np.minimum(iou_thrs, 1 - 1e-10)  # (T,) pycocotools' min([t, 1 - 1e-10])
+    thr_min = thr.min()
 
     # candidates: detections with IoU >= the smallest threshold against some box of their group
     best = np.full(N, -1.0)
     if iou.size:
         np.maximum.at(best, pair_det, iou)
-    cand = np.flatnonzero(best >= thr.min())  # (C,) sorted: by group, then by score
+    cand = np.flatnonzero(best >= thr_min)  # (C,) sorted: by group, then by score
     C = cand.size
     matched = np.zeros((A, T, C), dtype=bool)
     matched_ign = np.zeros((A, T, C), dtype=bool)
     matched_nz = np.zeros((A, T, C), dtype=bool)
     if C == 0:
         return cand, matched, matched_ign, matched_nz
+    cand_of = np.full(N, -1, dtype=np.int64)
+    cand_of[cand] = np.arange(C)
+    keep = iou >= thr_min
+    r_cand, r_gt, r_iou = cand_of[pair_det[keep]], pair_gt[keep], iou[keep]  # (P',)
+    # relevant boxes: those of some pair; sorted = grouped and in file order within a group
+    rel_gt, r_slot = np.unique(r_gt, return_inverse=True)  # (U,), (P',)
+
     cand_group = det_group[cand]  # (C,)
-    _, first, counts = np.unique(cand_group, return_index=True, return_counts=True)
-    sizes = det_gt_count[cand[first]]  # (Qc,) boxes per group
-    gstart = det_gt_start[cand[first]]  # (Qc,) first box of each group
-    padded = 1 << np.ceil(np.log2(np.maximum(sizes, 1))).astype(np.int64)  # (Qc,) power of two
-    # pairs of candidate detections: pairs are ordered by detection, so each detection's pairs
-    # are contiguous, starting at pair_start
-    pair_start = np.searchsorted(pair_det, cand)  # (C,)
+    groups, first, counts = np.unique(cand_group, return_index=True, return_counts=True)
+    # relevant boxes per group: contiguous runs of rel_gt (boxes are sorted by group)
+    box_group = np.full(rel_gt.size, -1, dtype=np.int64)
+    box_group[r_slot] = cand_group[r_cand]
+    gq = np.searchsorted(groups, box_group)  # (U,) group number of each relevant box
+    sizes = np.bincount(gq, minlength=groups.size)  # (Qc,) relevant boxes per group (>= 1)
+    gstart = np.cumsum(sizes) - sizes  # (Qc,) first relevant box of each group
+    col_of_pair = r_slot - gstart[gq[r_slot]]  # (P',) column within its group
+    padded = 1 << np.ceil(np.log2(sizes)).astype(np.int64)  # (Qc,) power of two
     n_buckets = len(np.unique(padded))
     for done, gp in enumerate(np.unique(padded)):
         if progress is not None:
@@ -128,22 +137,26 @@ def greedy_match(
         sel = sel[np.argsort(-counts[sel], kind="stable")]  # most candidates first
         nb, gp = len(sel), int(gp)
         col = np.arange(gp)  # (Gp,)
-        gt_idx = gstart[sel][:, None] + col[None, :]  # (B, Gp)
         real = col[None, :] < sizes[sel][:, None]  # (B, Gp)
-        gt_idx = np.where(real, gt_idx, 0)
-        ign = gt_ignore[:, gt_idx].transpose(1, 0, 2) & real[:, None, :]  # (B, A, Gp)
+        box = np.where(real, gstart[sel][:, None] + col[None, :], 0)  # (B, Gp) relevant slot
+        g_idx = rel_gt[box]  # (B, Gp) box index
+        ign = gt_ignore[:, g_idx].transpose(1, 0, 2) & real[:, None, :]  # (B, A, Gp)
         ign_t = ign[:, :, None, :]  # (B, A, 1, Gp)
-        # a crowd box (and padding, marked taken) never changes its "taken" state
-        crowd = gt_crowd[gt_idx] & real  # (B, Gp)
-        nonzero = gt_id_nonzero[gt_idx]  # (B, Gp)
-        taken = np.broadcast_to(~real[:, None, None, :], (nb, A, T, gp)).copy()  # (B, A, T, Gp)
+        crowd = gt_crowd[g_idx] & real  # (B, Gp) a crowd box is never used up
+        nonzero = gt_id_nonzero[g_idx]  # (B, Gp)
+        taken = np.broadcast_to(~real[:, None, None, :], (nb, A, T, gp)).copy()  # padding: taken
+        # IoU rows of this bucket's candidates, -1 where a box is padding
+        b_cand = np.concatenate([first[q] + np.arange(counts[q]) for q in sel])  # (Cb,)
+        row_of = np.full(C, -1, dtype=np.int64)
+        row_of[b_cand] = np.arange(b_cand.size)
+        rows = np.full((b_cand.size, gp), -1.0)  # (Cb, Gp)
+        mine = row_of[r_cand] >= 0
+        rows[row_of[r_cand[mine]], col_of_pair[mine]] = r_iou[mine]
+        offset = np.cumsum(counts[sel]) - counts[sel]  # (B,) first row of each group
         n_cand = counts[sel]  # (B,) descending
         for j in range(int(n_cand[0])):
             n = int(np.count_nonzero(n_cand > j))  # groups with more than j candidates
-            c = first[sel[:n]] + j  # (n,) candidate indices
-            start = pair_start[c]
-            idx = start[:, None] + np.minimum(col[None, :], sizes[sel[:n]][:, None] - 1)
-            row = np.where(real[:n], iou[idx], -1.0)  # (n, Gp) IoU with each box, -1 = padding
+            row = rows[offset[:n] + j]  # (n, Gp) IoU of each group's j-th candidate
             above = row[:, None, :] >= thr[None, :, None]  # (n, T, Gp)
             elig = above[:, None, :, :] & ~taken[:n]  # (n, A, T, Gp)
             regular = elig & ~ign_t[:n]
@@ -156,7 +169,7 @@ def greedy_match(
             m_i = m[b_i, a_i, t_i]
             keep = ~crowd[b_i, m_i]
             taken[b_i[keep], a_i[keep], t_i[keep], m_i[keep]] = True
-            ci = c[b_i]
+            ci = first[sel[b_i]] + j  # candidate index
             matched[a_i, t_i, ci] = True
             matched_ign[a_i, t_i, ci] = ign[b_i, a_i, m_i]
             matched_nz[a_i, t_i, ci] = nonzero[b_i, m_i]

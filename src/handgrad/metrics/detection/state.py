@@ -164,6 +164,45 @@ def _ground_truth_rows(gt: CocoGroundTruth, p: CocoParams) -> NDArray[np.int64]:
     return eff[order]
 
 
+PAIR_CHUNK = 1 << 20  # (detection, box) pairs per chunk: bounds the memory of the IoU step
+
+
+def _candidate_pairs(
+    d_box: NDArray[np.float64],
+    d_gstart: NDArray[np.int64],
+    per_det: NDArray[np.int64],
+    g_box: NDArray[np.float64],
+    g_crowd: NDArray[np.bool_],
+    min_thr: float,
+) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]:
+    """The (detection, box of its group) pairs with IoU >= min(min_thr, 1 - 1e-10): the only
+    pairs that can ever match. Computed in chunks of about PAIR_CHUNK pairs. Returns iou,
+    pair_det and pair_gt (P,), ordered by detection, then box.
+    """
+    thr = min(min_thr, 1 - 1e-10)
+    N = per_det.shape[0]
+    ends = np.cumsum(per_det)  # (N,) pairs up to and including each detection
+    ious, dets, gts = [], [], []
+    lo = 0
+    while lo < N:
+        base = int(ends[lo - 1]) if lo else 0
+        hi = max(int(np.searchsorted(ends, base + PAIR_CHUNK, side="right")), lo + 1)
+        counts = per_det[lo:hi]
+        pair_det = np.repeat(np.arange(lo, hi), counts)  # (P,)
+        pair_first = np.repeat(np.cumsum(counts) - counts, counts)  # (P,) first pair of its det
+        pair_gt = d_gstart[pair_det] + np.arange(pair_det.size) - pair_first  # (P,)
+        iou = pair_ious(d_box[pair_det], g_box[pair_gt], g_crowd[pair_gt])  # (P,)
+        keep = iou >= thr
+        ious.append(iou[keep])
+        dets.append(pair_det[keep])
+        gts.append(pair_gt[keep])
+        lo = hi
+    if not ious:
+        empty = np.zeros(0, dtype=np.int64)
+        return np.zeros(0), empty, empty
+    return np.concatenate(ious), np.concatenate(dets), np.concatenate(gts)
+
+
 def build_state(
     gt: CocoGroundTruth,
     dets: Detections,
@@ -215,7 +254,6 @@ def build_state(
     rank = np.arange(keep.size) - np.repeat(starts, np.diff(np.r_[starts, keep.size]))
     top = rank < max_det
     keep, d_group, rank = keep[top], d_group[top], rank[top]
-    N = keep.size
     d_box = dets.bbox[keep]  # (N, 4)
     d_area = d_box[:, 2] * d_box[:, 3]  # (N,) pycocotools: bb[2] * bb[3]
     if progress is not None:
@@ -224,17 +262,15 @@ def build_state(
     # (detection, box) pairs of the same group
     d_gstart = np.searchsorted(g_group, d_group, side="left")  # (N,) first box of the group
     per_det = np.searchsorted(g_group, d_group, side="right") - d_gstart  # (N,) boxes in it
-    pair_det = np.repeat(np.arange(N), per_det)  # (P,)
-    pair_first = np.repeat(np.cumsum(per_det) - per_det, per_det)  # (P,) first pair of its det
-    pair_gt = d_gstart[pair_det] + np.arange(pair_det.size) - pair_first  # (P,)
-    iou = pair_ious(d_box[pair_det], gt.bbox[g][pair_gt], g_crowd[pair_gt])  # (P,)
+    iou, pair_det, pair_gt = _candidate_pairs(
+        d_box, d_gstart, per_det, gt.bbox[g], g_crowd, float(np.min(p.iou_thrs))
+    )
 
     cand, matched, m_ign, m_nz = greedy_match(
         iou,
         pair_det,
+        pair_gt,
         d_group,
-        d_gstart,
-        per_det,
         g_ignore,
         g_crowd,
         g_nonzero,
