@@ -408,3 +408,12 @@ def test_chunked_pairs_give_the_same_result(monkeypatch):
     np.testing.assert_array_equal(got.precision, want.precision)
     np.testing.assert_array_equal(got.scores, want.scores)
     assert got.stats == want.stats
+
+
+def test_dense_crowds_equal_pycocotools():
+    # many overlapping boxes per image: each detection overlaps several boxes, some below and
+    # some above the thresholds, so the relevant-box compression is exercised
+    gt, dets = make_coco(6, n_categories=1, gt_per_image=60, dets_per_image=80, seed=8)
+    assert_same(coco_evaluation(gt, dets), pycoco(gt, dets))
+    params = {"iou_thrs": np.array([0.1, 0.3, 0.5, 0.75])}
+    assert_same(coco_evaluation(gt, dets, **params), pycoco(gt, dets, **params))
