@@ -11,6 +11,8 @@ import warnings
 import numpy as np
 import pytest
 from benchmarks.coco_synth import make_coco
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from handgrad.metrics import (
     STAT_NAMES,
@@ -241,3 +243,55 @@ def test_merge_rejects_overlap_and_mismatch():
         a.merge(c)
     with pytest.raises(ValueError, match="at least one state"):
         merge_states([])
+
+
+@settings(max_examples=25)
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 5), st.integers(1, 2), st.integers(0, 6), st.integers(1, 4)),
+        max_size=15,
+    ),
+    st.lists(
+        st.tuples(
+            st.integers(1, 5),
+            st.integers(1, 2),
+            st.integers(0, 6),
+            st.integers(1, 4),
+            st.sampled_from([0.3, 0.6, 0.6, 0.9]),
+        ),
+        max_size=25,
+    ),
+    st.lists(st.integers(0, 3), min_size=5, max_size=5),
+)
+def test_merge_property_any_sharding(boxes, detections, shard_of_image):
+    # boxes on a coarse grid (ties everywhere); images 1..5 assigned to up to 4 shards
+    gt = {
+        "images": [{"id": i} for i in range(1, 6)],
+        "categories": [{"id": 1}, {"id": 2}],
+        "annotations": [
+            {
+                "id": n + 1,
+                "image_id": i,
+                "category_id": c,
+                "bbox": [10.0 * x, 0.0, 10.0 * w, 10.0],
+                "area": 100.0 * w * (1 + 30 * (n % 2)),
+                "iscrowd": int(n % 5 == 4),
+            }
+            for n, (i, c, x, w) in enumerate(boxes)
+        ],
+    }
+    dets = [
+        {"image_id": i, "category_id": c, "bbox": [10.0 * x, 0.0, 10.0 * w, 10.0], "score": s}
+        for i, c, x, w, s in detections
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DetectionEvalWarning)
+        single = coco_evaluation(gt, dets)
+        states = []
+        for shard in sorted(set(shard_of_image)):
+            ids = [i + 1 for i, s in enumerate(shard_of_image) if s == shard]
+            states.append(coco_eval_state(gt, dets, img_ids=ids))
+    merged = merge_states(states).accumulate()
+    np.testing.assert_array_equal(merged.precision, single.precision)
+    np.testing.assert_array_equal(merged.recall, single.recall)
+    np.testing.assert_array_equal(merged.scores, single.scores)
