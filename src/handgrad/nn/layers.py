@@ -16,28 +16,30 @@ from numpy.typing import ArrayLike, NDArray
 from handgrad._checks import as_float_array, as_int_array, check_finite, check_positive_int
 from handgrad.nn.module import Array, Module, make_rng, uniform_init
 
-__all__ = ["Embedding", "Linear", "scatter_add_rows"]
+__all__ = ["Embedding", "Linear", "sum_rows_by_index"]
 
 _ADD_AT_LIMIT = (
     1 << 15
 )  # below this many scattered elements np.add.at is faster than a sparse product
 
 
-def scatter_add_rows(dst: Array, index: NDArray[np.integer], src: Array) -> None:
-    """``dst[index[m]] += src[m]`` for every row ``m``, repeated indices summed.
+def sum_rows_by_index(index: NDArray[np.integer], src: Array, num_rows: int) -> Array:
+    """``out[v] = sum of src[m] over the rows m with index[m] = v``: shape (num_rows, G).
 
-    Shapes: dst (V, G), index (M,), src (M, G). This is ``onehot(index).T @ src``, the gradient of
-    a row gather; small problems use ``np.add.at``, large ones a sparse one-hot product.
+    Shapes: index (M,), src (M, G). This is ``onehot(index).T @ src``, the gradient of a row
+    gather; small problems use ``np.add.at``, large ones a sparse one-hot product.
     """
-    M = index.shape[0]
-    if M * src.shape[1] <= _ADD_AT_LIMIT:
-        np.add.at(dst, index, src)
-        return
+    M, G = src.shape
+    if M * G <= _ADD_AT_LIMIT:
+        out = np.zeros((num_rows, G), dtype=src.dtype)
+        np.add.at(out, index, src)
+        return out
     import scipy.sparse as sp  # imported on first use: it is slow to import
 
-    V = dst.shape[0]
-    onehot_t = sp.csr_matrix((np.ones(M, dtype=src.dtype), (index, np.arange(M))), shape=(V, M))
-    dst += onehot_t @ src
+    onehot_t = sp.csr_matrix(
+        (np.ones(M, dtype=src.dtype), (index, np.arange(M))), shape=(num_rows, M)
+    )
+    return np.asarray(onehot_t @ src)
 
 
 class Linear(Module):
@@ -162,8 +164,8 @@ class Embedding(Module):
 
     def _backward(self, g: Array) -> None:
         assert self._tokens is not None
-        scatter_add_rows(
-            self._grads["weight"], self._tokens.reshape(-1), g.reshape(-1, self.embedding_dim)
+        self._grads["weight"] += sum_rows_by_index(
+            self._tokens.reshape(-1), g.reshape(-1, self.embedding_dim), self.num_embeddings
         )
 
 

@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from handgrad._checks import as_float_array, as_int_array, check_finite, check_positive_int
-from handgrad.nn.layers import scatter_add_rows
+from handgrad.nn.layers import sum_rows_by_index
 from handgrad.nn.module import Array, Module, make_rng, uniform_init
 
 __all__ = ["RecurrentBase"]
@@ -222,13 +222,15 @@ class RecurrentBase(Module):
         inp = x
         for k in range(self.num_layers):
             w_ih, w_hh, b_ih, b_hh = self._weights(k)
+            bias = None if b_ih is None or b_hh is None else self._input_bias(b_ih, b_hh)
             if k == 0 and tokens is not None:
-                xw = np.take(np.ascontiguousarray(w_ih.T), tokens.reshape(-1), axis=0)
+                table = np.add(w_ih.T, 0 if bias is None else bias, order="C")  # (V, G*H) U^T + b
+                xw = np.take(table, tokens.reshape(-1), axis=0)
             else:
                 assert inp is not None
                 xw = np.dot(inp.reshape(T * N, -1), w_ih.T)  # (T*N, G*H)
-            if b_ih is not None and b_hh is not None:
-                xw += self._input_bias(b_ih, b_hh)
+                if bias is not None:
+                    xw += bias
             xw = xw.reshape(T, N, G)
             state0 = tuple(np.zeros((N, H), dtype=dtype) if s is None else s[k] for s in states)
             hs, final, cache = self._layer_forward(xw, state0, w_hh, b_hh, mask)
@@ -261,13 +263,16 @@ class RecurrentBase(Module):
                 dstate0[j].append(s)
             d_ih2 = d_ih.reshape(T * N, G)
             d_hh2 = d_hh.reshape(T * N, G)
+            rows = None
             if k == 0 and tokens is not None:
-                scatter_add_rows(grads["weight_ih_l0"].T, tokens.reshape(-1), d_ih2)
+                rows = sum_rows_by_index(tokens.reshape(-1), d_ih2, self.input_size)  # (V, G)
+                grads["weight_ih_l0"] += rows.T
             else:
                 grads[f"weight_ih_l{k}"] += np.dot(d_ih2.T, inp.reshape(T * N, -1))
             grads[f"weight_hh_l{k}"] += np.dot(d_hh2.T, hs[:-1].reshape(T * N, H))
             if self.bias:
-                s_ih = d_ih2.sum(axis=0)
+                # every row of d_ih2 went to exactly one token: summing V rows is cheaper
+                s_ih = (d_ih2 if rows is None else rows).sum(axis=0)
                 grads[f"bias_ih_l{k}"] += s_ih
                 grads[f"bias_hh_l{k}"] += s_ih if d_hh is d_ih else d_hh2.sum(axis=0)
             if k > 0 or (need_dx and tokens is None):
