@@ -113,7 +113,9 @@ def run_split(n: int, per_sample: int, work: Callable[[slice], R]) -> list[R]:
     parts = [slice(a, b) for a, b in itertools.pairwise(bounds)]
     assert blas is not None  # workers > 1 needs the controller
     with _PARALLEL_LOCK, blas.limit(limits=1):
-        return list(_executor(workers).map(work, parts))
+        rest = [_executor(workers - 1).submit(work, part) for part in parts[1:]]
+        first = work(parts[0])  # the calling thread takes the first part
+        return [first, *(future.result() for future in rest)]
 
 
 def pad2d(x: FloatArray, pads: tuple[int, int, int, int]) -> FloatArray:
