@@ -230,3 +230,27 @@ def test_conv2d_backward_float32(rng):
         g.astype(np.float64), x.astype(np.float64), w.astype(np.float64), **kw
     )
     assert_close(dw, dw64, rtol=1e-5)
+
+
+def test_medium_size_forward_and_backward_equal_torch(rng):
+    # big enough for the batch to be split over threads (when threadpoolctl is installed)
+    x = rng.standard_normal((4, 8, 24, 20))
+    w = rng.standard_normal((8, 6, 4, 3))
+    kw = dict(stride=2, padding=1, output_padding=1)
+    y = conv_transpose2d(x, w, **kw)
+    r = rng.standard_normal(y.shape)
+    ref, refs = torch_grad(
+        lambda x_, w_: F.conv_transpose2d(x_, w_, **kw) * torch.from_numpy(r), x, w
+    )
+    assert_close(y * r, ref, rtol=1e-12)
+    dx, dw, _ = conv_transpose2d_backward(r, x, w, **kw)
+    assert_close(dx, refs[0], rtol=1e-12)
+    assert_close(dw, refs[1], rtol=1e-12)
+    wc = rng.standard_normal((8, 6, 4, 3))
+    g = rng.standard_normal(conv2d(y, wc, stride=2, padding=1).shape)
+    _, refs = torch_grad(
+        lambda y_, w_: F.conv2d(y_, w_, stride=2, padding=1) * torch.from_numpy(g), y, wc
+    )
+    dy, dwc, _ = conv2d_backward(g, y, wc, stride=2, padding=1)
+    assert_close(dy, refs[0], rtol=1e-12)
+    assert_close(dwc, refs[1], rtol=1e-12)
