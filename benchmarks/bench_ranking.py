@@ -49,6 +49,19 @@ def cases() -> list[Case]:
                 )
             )
     y, s = _inputs(10**6)
+    tied = {"float32 scores": s.astype(np.float32), "scores rounded to 3 decimals": np.round(s, 3)}
+    for what, scores in tied.items():  # ties between classes: informative, no targets
+        out.append(
+            Case(
+                area="ranking",
+                name=f"average_precision voc12 n=1e6, {what}",
+                ours=lambda y=y, s=scores: average_precision(y, s, method="voc12"),
+                anchors={
+                    "sklearn": lambda y=y, s=scores: average_precision_score(y, s),
+                    "np.argsort stable": lambda s=scores: np.argsort(-s, kind="stable"),
+                },
+            )
+        )
     out.append(
         Case(
             area="ranking",
