@@ -181,13 +181,22 @@ def col2im(
     dh, dw = dilation
     Hq, Wq = phase_hw
     slack = ((kw - 1) * dw) // sw  # the last tap's column offset may run past the grid
-    phases = np.zeros((sh, sw, N, C, Hq * Wq + slack), dtype=out.dtype)  # flat phase grids
+    phases = np.empty((sh, sw, N, C, Hq * Wq + slack), dtype=out.dtype)  # flat phase grids
+    started = np.zeros((sh, sw), dtype=bool)
     for u in range(kh):
         qu, a = divmod(u * dh, sh)
         for v in range(kw):
             qv, b = divmod(v * dw, sw)
             off = qu * Wq + qv
-            phases[a, b, :, :, off : off + Hi * Wq] += cols[:, :, u, v]
+            grid = phases[a, b]  # (N, C, Hq Wq + slack)
+            if started[a, b]:
+                grid[:, :, off : off + Hi * Wq] += cols[:, :, u, v]
+            else:  # the phase's first tap is a copy: zero only what it does not cover
+                grid[:, :, :off] = 0
+                grid[:, :, off : off + Hi * Wq] = cols[:, :, u, v]
+                grid[:, :, off + Hi * Wq :] = 0
+                started[a, b] = True
+    phases[~started] = 0  # phases no tap reaches (kernel smaller than the stride)
     Ho, Wo = out.shape[2:]
     top, left = crop
     for a in range(sh):
