@@ -59,7 +59,17 @@ def test_relationship_6_general():
     assert conv_output_size(6, 3, stride=2, padding=1) == 3
 
 
-def test_relationship_7_transposed_no_padding():
+def test_relationship_7_pooling():
+    # pooling (section 3): o = floor((i - k) / s) + 1, the convolution formula with p = 0;
+    # i = 5, k = 3, s = 1 -> 3 and i = 5, k = 3, s = 2 -> 2
+    assert conv_output_size(5, 3) == 3
+    assert conv_output_size(5, 3, stride=2) == 2
+    for i, k, s in itertools.product(range(1, 12), range(1, 5), range(1, 4)):
+        if k <= i:
+            assert conv_output_size(i, k, s) == (i - k) // s + 1
+
+
+def test_relationship_8_transposed_no_padding():
     # fig 4.1: conv of i = 4, k = 3 gives 2; transposed: i' = 2, k' = 3, p' = k - 1 = 2
     # -> o' = i' + (k - 1) = 2 + 2 = 4
     assert conv_transpose_output_size(2, 3) == 4
@@ -67,25 +77,25 @@ def test_relationship_7_transposed_no_padding():
     assert (eq.padding, eq.output) == (2, 4)
 
 
-def test_relationship_8_transposed_padding():
+def test_relationship_9_transposed_padding():
     # fig 4.2: conv i = 5, k = 4, p = 2 gives 6; transposed: o' = i' + (k - 1) - 2p
     # = 6 + 3 - 4 = 5, equivalent direct conv padding p' = k - p - 1 = 1
     assert conv_transpose_output_size(6, 4, padding=2) == 5
     assert transposed_equivalent(6, 4, padding=2).padding == 1
 
 
-def test_relationship_9_transposed_half_padding():
+def test_relationship_10_transposed_half_padding():
     # fig 4.3: i' = 5, k = 3, p = 1 -> o' = 5
     assert conv_transpose_output_size(5, 3, padding=1) == 5
 
 
-def test_relationship_10_transposed_full_padding():
+def test_relationship_11_transposed_full_padding():
     # fig 4.4: i' = 7, k = 3, p = 2 -> o' = i' - (k - 1) = 5; equivalent padding p' = 0
     assert conv_transpose_output_size(7, 3, padding=2) == 5
     assert transposed_equivalent(7, 3, padding=2).padding == 0
 
 
-def test_relationship_11_transposed_stride():
+def test_relationship_12_transposed_stride():
     # fig 4.5: conv i = 5, k = 3, s = 2 gives 2; transposed o' = s (i' - 1) + k = 2 + 3 = 5,
     # stretched input (i' - 1) s + 1 = 3 with p' = k - 1 = 2
     assert conv_transpose_output_size(2, 3, stride=2) == 5
@@ -93,12 +103,12 @@ def test_relationship_11_transposed_stride():
     assert (eq.stretched, eq.padding) == (3, 2)
 
 
-def test_relationship_12_transposed_stride_padding():
+def test_relationship_13_transposed_stride_padding():
     # fig 4.6: conv i = 5, k = 3, s = 2, p = 1 gives 3; o' = s (i' - 1) + k - 2p = 4 + 3 - 2 = 5
     assert conv_transpose_output_size(3, 3, stride=2, padding=1) == 5
 
 
-def test_relationship_13_odd_case_output_padding():
+def test_relationship_14_odd_case_output_padding():
     # fig 4.7: conv i = 6, k = 3, s = 2, p = 1 gives 3; a = (6 + 2 - 3) mod 2 = 1,
     # o' = s (i' - 1) + a + k - 2p = 4 + 1 + 3 - 2 = 6
     assert output_padding_remainder(6, 3, 2, 1) == 1
@@ -141,7 +151,7 @@ def test_general_formulas_against_torch_sizes_by_brute_force(i, k, s, p, d):
     for m in same:
         a = output_padding_for(m, o, k, s, p, d)
         assert conv_transpose_output_size(o, k, s, p, a, d) == m
-        if a < s:  # relationship 13: a is the unreached remainder
+        if a < s:  # relationship 14: a is the unreached remainder
             assert a == output_padding_remainder(m, k, s, p, d)
 
 
@@ -174,7 +184,7 @@ def test_half_and_full_padding(k, d, i):
     k_hat = d * (k - 1) + 1
     if k_hat % 2 == 1:  # half padding keeps the size for odd effective kernels (relationship 3)
         assert conv_output_size(i, k, 1, half_padding(k, d), d) == i
-        assert conv_transpose_output_size(i, k, 1, half_padding(k, d), 0, d) == i  # rel. 9
+        assert conv_transpose_output_size(i, k, 1, half_padding(k, d), 0, d) == i  # rel. 10
     assert conv_output_size(i, k, 1, full_padding(k, d), d) == i + k_hat - 1  # rel. 4
     if i >= k_hat:
         assert conv_transpose_output_size(i, k, 1, full_padding(k, d), 0, d) == i - k_hat + 1

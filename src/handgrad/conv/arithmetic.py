@@ -7,7 +7,7 @@ stride :math:`s`, zero padding :math:`p` on each side, dilation :math:`d`, outpu
 Direct convolution (their relationships 1-6, and 15 for dilation)
     .. math:: o = \left\lfloor \frac{i + 2p - d(k - 1) - 1}{s} \right\rfloor + 1
 
-Transposed convolution (relationships 7-14), with output padding :math:`a`
+Transposed convolution (relationships 8-14; 7 is pooling, the case p = 0), with output padding :math:`a`
     .. math:: o' = (i' - 1) s - 2p + d(k - 1) + 1 + a
 
     The direct convolution maps every input size in :math:`o'_0 + \{0, \dots, s - 1\}` (with
@@ -90,7 +90,7 @@ def output_padding_remainder(
     r"""Input rows a direct convolution never reaches: :math:`(n + 2p - d(k - 1) - 1) \bmod s`.
 
     This is the ``output_padding`` with which the transposed convolution returns to size ``n``
-    (relationship 13's :math:`a`), and the one with which ``C.T @ y`` equals
+    (relationship 14's :math:`a`), and the one with which ``C.T @ y`` equals
     ``conv_transpose2d(y)`` for the convolution matrix ``C`` of an input of size ``n``.
     """
     conv_output_size(n, kernel, stride, padding, dilation)  # validates
@@ -203,7 +203,7 @@ def full_padding(kernel: int, dilation: int = 1) -> int:
 
 @dataclass(frozen=True)
 class TransposedEquivalent:
-    r"""The stride-1 direct convolution that equals a transposed convolution (relationships 7-14).
+    r"""The stride-1 direct convolution that equals a transposed convolution (relationships 8-14).
 
     The transposed convolution's input is stretched by inserting ``stride - 1`` zeros between
     neighbours (:math:`\tilde i' = (i' - 1) s + 1`), padded with ``padding`` zeros on each side (plus
@@ -242,7 +242,7 @@ def transposed_equivalent(
 ) -> TransposedEquivalent:
     r"""Zero-insertion view of a transposed convolution (Dumoulin & Visin section 4).
 
-    Example (relationship 8): i' = 4, k = 4, s = 1, p = 2 equals the direct convolution of the
+    Example (relationship 9): i' = 4, k = 4, s = 1, p = 2 equals the direct convolution of the
     input padded by p' = k - p - 1 = 1 on each side: o' = 4 + 2 * 1 - (4 - 1) = 3.
     """
     out = conv_transpose_output_size(n, kernel, stride, padding, output_padding, dilation)

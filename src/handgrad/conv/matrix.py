@@ -8,7 +8,7 @@ For an input of size H x W, :func:`conv_matrix` returns C with
 Rows index the outputs (o, i, j) and columns the inputs (c, r, q), both row-major; entry
 ``C[(o, i, j), (c, i s + u d - p, j s + v d - p)] = w[o, c, u, v]`` for taps inside the input.
 The transposed identity holds with output padding ``a = (H + 2p - d(k - 1) - 1) mod s`` (the rows
-no window reaches, relationship 13 of Dumoulin & Visin); with ``a = 0`` the transposed
+no window reaches, relationship 14 of Dumoulin & Visin); with ``a = 0`` the transposed
 convolution is C^T with those trailing rows dropped.
 """
 
