@@ -4,7 +4,10 @@ Conventions (PyTorch's): NCHW input (an unbatched CHW input is accepted), conv2d
 (C_out, C_in / groups, kh, kw), conv_transpose2d weight (C_in, C_out / groups, kh, kw), bias
 (C_out,); stride, padding, dilation and output_padding are ints or (h, w) pairs. Every
 ``*_backward(grad_out, x, weight, ...)`` returns ``(dx, dweight, dbias)`` with dbias = grad_out summed
-over N, H, W. float32 stays float32, float64 stays float64.
+over N, H, W. float32 stays float32, float64 stays float64 (mixed inputs follow NumPy's promotion).
+
+Speed: im2col / col2im + BLAS GEMMs; with threadpoolctl installed, large batches are split over
+as many threads as BLAS may use (every stage in parallel, BLAS held at one thread meanwhile).
 
 Modules: :mod:`~handgrad.conv.arithmetic` (sizes, output padding, explanations),
 :mod:`~handgrad.conv.matrix` (explicit and symbolic convolution matrices),
