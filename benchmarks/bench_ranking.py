@@ -1,9 +1,10 @@
 """Ranking metrics: average precision (every method) and the precision-recall curve.
 
-Anchors: scikit-learn's ``average_precision_score`` / ``precision_recall_curve`` and one stable argsort
-of the scores (``np.argsort(-score, kind="stable")``), the floor for any exact stable ranking.
+Anchors: scikit-learn's ``average_precision_score`` / ``precision_recall_curve`` and one stable
+argsort of the scores (``np.argsort(-score, kind="stable")``), what the obvious exact ranking costs.
 Targets (issue 3): every method at most 0.5x scikit-learn; the interpolated methods (which need the
-stable ranking) at most 1.2x the stable argsort. Inputs: uniform random float64 scores, 10% positives.
+stable ranking) at most 1.2x the stable argsort. Inputs: uniform random float64 scores, 10%
+positives; two more cases with ties between the classes are informative.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Ranking metrics against their oracles: scikit-learn, the VOC devkit and pycocotools.
 
-The VOC devkit is not packaged, so its Python ``voc_eval`` / ``voc_ap`` are re-expressed below (loops,
-verbatim arithmetic); pycocotools' ``accumulate`` is re-expressed for one category and also run for real
-on a one-image dataset. Interpolated methods must agree bit for bit (``==``).
+The VOC devkit is not packaged, so its Python ``voc_eval`` / ``voc_ap`` are re-expressed below
+(loops, verbatim arithmetic); pycocotools' ``accumulate`` is re-expressed for one category and also
+run for real on a one-image dataset. Interpolated methods must agree bit for bit (``==``).
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def pycocotools_ap(y_true, y_score, npos):
 
 @st.composite
 def scored_lists(draw, max_size=60, min_positives=0):
-    """(y_true bool (n,), y_score float64 (n,)): random, heavily tied, all-equal or extreme scores."""
+    """(y_true bool (n,), y_score float64 (n,)): random, tied, all-equal or extreme scores."""
     n = draw(st.integers(max(1, min_positives), max_size))
     kind = draw(st.sampled_from(["random", "tied", "equal", "extreme"]))
     if kind == "random":
@@ -268,7 +268,7 @@ def test_hit_ranks_equal_stable_argsort(data):
 
 @pytest.mark.parametrize("share", [0.01, 0.3, 1.0])
 def test_hit_ranks_repairs_ties_between_classes(rng, share):
-    # Distinct positive scores (the sort-and-repair path); a share of the negatives copy one of them.
+    # Distinct positive scores (the sort-and-repair path); a share of negatives copy one of them.
     n_pos, n_neg = 500, 4000
     pos_scores = rng.permutation(n_pos) / 7.0
     neg_scores = rng.random(n_neg) * 100

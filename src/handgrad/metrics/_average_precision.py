@@ -1,11 +1,12 @@
 """Sorting kernels and the four definitions of average precision (private; inputs are trusted).
 
-The public entry points live in :mod:`handgrad.metrics.ranking`, which validates and then calls these.
+Public entry points: :mod:`handgrad.metrics.ranking`, which validates input and then calls these.
 
 Conventions
 -----------
 * Ranking is by descending score with a *stable* order: equal scores keep their input order, as
-  ``np.argsort(-score, kind="mergesort")`` in pycocotools and MATLAB's stable ``sort`` in the VOC devkit.
+  ``np.argsort(-score, kind="mergesort")`` in pycocotools and MATLAB's stable ``sort`` in the VOC
+  devkit.
 * For the full argsort (:func:`curve_points`) scores are mapped to int64 *descending keys*
   (:func:`descending_keys`): ascending key order is descending score order, equal keys are exactly
   equal scores (``-0.0`` and ``0.0`` share a key).
@@ -36,11 +37,11 @@ __all__ = [
     "step_points",
 ]
 
-# The VOC devkit's levels: np.arange(0, 1.1, 0.1) computes i * 0.1, so three of the eleven levels lie
-# just above the decimal: 0.30000000000000004, 0.6000000000000001 and 0.7000000000000001. A recall of
-# exactly 3/10 (0.3) therefore does not reach the level "0.3" -- the devkit's quirk, kept on purpose.
+# The VOC devkit's levels: np.arange(0, 1.1, 0.1) computes i * 0.1, so three of the eleven levels
+# lie just above the decimal: 0.30000000000000004, 0.6000000000000001 and 0.7000000000000001. A
+# recall of exactly 3/10 (0.3) does not reach the level "0.3": the devkit's quirk, kept on purpose.
 VOC07_RECALL_LEVELS = np.arange(0.0, 1.1, 0.1)  # (11,)
-# pycocotools' p.recThrs: np.linspace(0, 1, 101) computes i * 0.01 (e.g. 0.07 is 0.07000000000000001).
+# pycocotools' p.recThrs: np.linspace(0, 1, 101) is i * 0.01 (0.07 is 0.07000000000000001).
 COCO_RECALL_LEVELS = np.linspace(0.0, 1.0, 101)  # (101,)
 VOC07_RECALL_LEVELS.flags.writeable = False
 COCO_RECALL_LEVELS.flags.writeable = False
@@ -52,10 +53,11 @@ def descending_keys(score: NDArray[np.floating]) -> NDArray[np.int64]:
     """Int64 keys whose ascending order is the descending order of ``score`` (finite floats).
 
     IEEE doubles order like sign-magnitude integers. With ``b`` the bit pattern of ``score + 0.0``
-    (which turns ``-0.0`` into ``0.0``), the key is ``~b`` for ``b >= 0`` and ``b`` with its sign bit
-    cleared for ``b < 0``: larger scores get smaller keys, equal scores equal keys. Sorting int64 is
-    markedly faster than sorting float64 (no NaN-aware comparisons), and the stable order of the keys
-    *is* ``np.argsort(-score, kind="stable")``. float32 is widened exactly to float64 first.
+    (which turns ``-0.0`` into ``0.0``), the key is ``~b`` for ``b >= 0`` and ``b`` with its sign
+    bit cleared for ``b < 0``: larger scores get smaller keys, equal scores equal keys. Sorting
+    int64 is markedly faster than sorting float64 (no NaN-aware comparisons), and the stable order
+    of the keys *is* ``np.argsort(-score, kind="stable")``. float32 is widened exactly to float64
+    first.
     """
     bits = (score.astype(np.float64, copy=False) + 0.0).view(np.int64)  # (n,)
     key = bits >> 63  # (n,) 0 for b >= 0, -1 for b < 0
@@ -76,7 +78,7 @@ def _split_sorted(
     return np.sort(score[is_pos]), np.sort(score[~is_pos])
 
 
-# Fraction of repeated scores among the positives above which hit_ranks takes one full stable argsort.
+# Share of repeated scores among positives above which hit_ranks takes one full stable argsort.
 _HEAVY_TIES = 0.2
 _FIBONACCI = np.uint64(0x9E3779B97F4A7C15)  # multiplicative hashing: 2**64 / golden ratio, odd
 
@@ -92,12 +94,12 @@ def _hash(values: NDArray[np.floating], bits: int) -> NDArray[np.uint64]:
 def _holding(
     score: NDArray[np.floating], shared: NDArray[np.floating]
 ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    """Input indices (ascending) whose score is in ``shared`` (sorted, distinct), and its slot there.
+    """Input indices (ascending) whose score is in ``shared`` (sorted, distinct), and its slot.
 
-    A hash table of the S shared values, looked up by every score, replaces a binary search per score
-    (``searchsorted`` of n unsorted queries costs ~log2(S) mispredicted branches each). Candidates are
-    confirmed by exact comparison; scores landing on a bucket shared by two values fall back to
-    ``searchsorted``, so the result is exact whatever the hash does.
+    A hash table of the S shared values, looked up by every score, replaces a binary search per
+    score (``searchsorted`` of n unsorted queries costs ~log2(S) mispredicted branches each).
+    Candidates are confirmed by exact comparison; scores landing on a bucket shared by two values
+    fall back to ``searchsorted``, so the result is exact whatever the hash does.
     """
     S = shared.size
     bits = min(max(S.bit_length() + 6, 12), 20)
@@ -121,12 +123,13 @@ def hit_ranks(is_pos: NDArray[np.bool_], score: NDArray[np.floating]) -> NDArray
     """0-based ranks of the positives in the stable descending order, ascending. Shape (P,).
 
     Equals ``np.flatnonzero(is_pos[np.argsort(-score, kind="stable")])`` without that argsort: the
-    k-th best positive (0-based) has rank k + (negatives ranked before it). Negatives with a strictly
-    higher score are counted by ``searchsorted`` on the sorted negative scores (two sorts of values
-    cost about half one stable argsort); negatives with an *equal* score come first only when their
-    input index is smaller, which a stable argsort of just the elements holding a score shared by
-    both classes settles. When many positives repeat a score (more than ``_HEAVY_TIES`` of them), the
-    tie repair would touch most elements, and one stable argsort of the int64 keys is cheaper.
+    k-th best positive (0-based) has rank k + (negatives ranked before it). Negatives with a
+    strictly higher score are counted by ``searchsorted`` on the sorted negative scores (two sorts
+    of values cost about half one stable argsort); negatives with an *equal* score come first only
+    when their input index is smaller, which a stable argsort of just the elements holding a score
+    shared by both classes settles. When many positives repeat a score (more than ``_HEAVY_TIES``
+    of them), the tie repair would touch most elements, and one stable argsort of the int64 keys is
+    cheaper.
     """
     pos = np.sort(score[is_pos])  # (P,) ascending
     P = pos.size
@@ -149,7 +152,7 @@ def hit_ranks(is_pos: NDArray[np.bool_], score: NDArray[np.floating]) -> NDArray
     S = shared.size
     members, slot = _holding(score, shared)  # (M,) input indices holding a shared score, (M,)
     group = (S - 1) - slot  # (M,) 0 for the highest shared score
-    # A stable sort by group keeps input order inside a group; up to 2**16 groups it is a radix sort.
+    # A stable sort by group keeps input order in a group; up to 2**16 groups it is a radix sort.
     order = np.argsort(group.astype(np.uint16 if S <= 1 << 16 else np.int64), kind="stable")  # (M,)
     group = group[order]
     sub_neg = ~is_pos[members[order]]  # (M,) negative flags in rank order
@@ -197,14 +200,17 @@ def curve_points(
 
 
 def ap_step(tp: NDArray[np.int64], fp: NDArray[np.int64], n_positives: int) -> float:
-    r"""Step AP (scikit-learn): :math:`\sum_t (TP_t - TP_{t-1}) / n_{pos} \cdot TP_t / (TP_t + FP_t)`."""
+    r"""Step AP, scikit-learn's, over the thresholds t where a positive is gained.
+
+    .. math:: AP = \sum_t \frac{TP_t - TP_{t-1}}{n_{pos}} \cdot \frac{TP_t}{TP_t + FP_t}
+    """
     gained = np.diff(tp, prepend=0)  # (T,) positives gained at each threshold
     precision = tp / (tp + fp)  # (T,)
     return float(np.sum(gained * precision)) / n_positives
 
 
 def ap_step_from_hit_ranks(ranks: NDArray[np.int64], n_positives: int) -> float:
-    """Step AP of an already ranked list (no ties): mean precision at the hits over ``n_positives``."""
+    """Step AP of a ranked list without ties: precision at each hit, summed, / ``n_positives``."""
     precision = np.arange(1, ranks.size + 1) / (ranks + 1)  # (P,)
     return float(np.sum(precision)) / n_positives
 
@@ -229,7 +235,7 @@ def ap_voc07(ranks: NDArray[np.int64], n_positives: int) -> float:
     """11-point AP, the VOC devkit's ``voc_ap(rec, prec, use_07_metric=True)`` bit for bit.
 
     The devkit computes ``prec = tp / max(tp + fp, eps)`` and ``rec = tp / npos`` per rank, then
-    ``ap = ap + max(prec[rec >= t]) / 11`` for t in ``np.arange(0, 1.1, 0.1)``, summed left to right.
+    ``ap = ap + max(prec[rec >= t]) / 11`` for t in ``np.arange(0, 1.1, 0.1)``, left to right.
     """
     k = np.arange(1, ranks.size + 1, dtype=np.float64)  # (P,) hits so far
     recall = k / n_positives  # (P,)

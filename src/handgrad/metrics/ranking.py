@@ -3,12 +3,13 @@ r"""Ranking metrics: precision and recall at ranks, the precision-recall curve, 
 Conventions
 -----------
 * Labels are binary: bool, or numbers equal to 0 or 1 (1 = relevant / positive). Scores are finite
-  reals; a higher score ranks first.
+  reals; a higher score ranks first. float32 and float64 scores are used as given; integer and bool
+  scores are converted to float64 (exact up to 2**53).
 * ``n_positives`` is the number of positives in the whole collection, the recall denominator. It
   counts positives that were never scored or retrieved, so it is at least the number of positives in
   the list; by default it is that number.
-* No positives at all (``n_positives == 0``) leaves recall and AP undefined: the result is ``nan`` and
-  an :class:`UndefinedMetricWarning` is issued. Nothing raises for it and nothing returns -1.
+* No positives at all (``n_positives == 0``) leaves recall and AP undefined: the result is ``nan``
+  and an :class:`UndefinedMetricWarning` is issued. Nothing raises for it and nothing returns -1.
 * Four definitions of average precision (``method``), all on the same ranking:
 
   ``"step"``
@@ -17,8 +18,8 @@ Conventions
   ``"voc07"``
       the VOC2007 devkit's 11-point AP: the mean of the interpolated precision at the recall levels
       ``np.arange(0, 1.1, 0.1)``. Those levels are ``i * 0.1``, so 0.3, 0.6 and 0.7 are in fact
-      0.30000000000000004, 0.6000000000000001 and 0.7000000000000001; a recall of exactly 3/10 does not
-      reach the level "0.3". We keep the quirk: results equal the devkit's bit for bit.
+      0.30000000000000004, 0.6000000000000001 and 0.7000000000000001; a recall of exactly 3/10 does
+      not reach the level "0.3". We keep the quirk: results equal the devkit's bit for bit.
   ``"voc12"``
       the VOC2010+ devkit's all-point AP: the area under the interpolated precision envelope.
   ``"coco"``
@@ -27,13 +28,13 @@ Conventions
       computed as ``tp / (tp + fp + np.spacing(1))`` (a hit at rank 1 has precision 1 - 2**-52).
 
   The interpolated methods rank by descending score with a stable sort (ties keep input order), as
-  pycocotools (``np.argsort(-score, kind="mergesort")``) and the MATLAB VOC devkit (stable ``sort``) do;
-  the devkit's Python port uses an unstable quicksort, whose order among ties is unspecified.
+  pycocotools (``np.argsort(-score, kind="mergesort")``) and the MATLAB VOC devkit (stable ``sort``)
+  do; the devkit's Python port uses an unstable quicksort, whose order among ties is unspecified.
 * voc07 and voc12 keep the devkit's floating-point order, so a perfect ranking can give
   1.0000000000000002 or 0.9999999999999999 (voc07 adds 1/11 eleven times); coco's lone hit at rank 1
   gives 0.9999999999999999. Bit-for-bit agreement is the contract, not rounding to 1.
-* Interpolated precision at recall r is :math:`P_{interp}(r) = \max\{P_k : R_k \ge r\}` (0 if no rank
-  reaches r).
+* Interpolated precision at recall r is :math:`P_{interp}(r) = \max\{P_k : R_k \ge r\}` (0 if no
+  rank reaches r).
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ class UndefinedMetricWarning(UserWarning):
     """A metric is undefined for this input (no positives at all); its value is ``nan``."""
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # input checks
 
 
@@ -140,7 +141,7 @@ def _undefined(what: str, stacklevel: int = 3) -> float:
     return float("nan")
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # precision and recall at ranks
 
 
@@ -149,7 +150,9 @@ def precision_recall_at_ranks(
 ) -> tuple[Any, Any]:
     r"""Precision and recall after each rank of a ranked list.
 
-    .. math:: P_k = \frac{h_k}{k}, \qquad R_k = \frac{h_k}{n_{pos}}, \qquad h_k = \sum_{i \le k} rel_i
+    .. math::
+
+        P_k = \frac{h_k}{k}, \qquad R_k = \frac{h_k}{n_{pos}}, \qquad h_k = \sum_{i \le k} rel_i
 
     Parameters
     ----------
@@ -197,7 +200,7 @@ def precision_at_k(relevance: ArrayLike, k: int) -> float:
 
 
 def recall_at_k(relevance: ArrayLike, k: int, n_positives: int | None = None) -> float:
-    """Recall of the top ``k`` ranks: relevant among them / ``n_positives`` (nan without positives)."""
+    """Recall of the top ``k`` ranks: relevant among them / ``n_positives`` (nan if it is 0)."""
     rel = _labels(relevance, "relevance")
     k = _check_k(k, rel.size)
     n_pos = _n_positives(n_positives, int(np.count_nonzero(rel)))
@@ -206,14 +209,14 @@ def recall_at_k(relevance: ArrayLike, k: int, n_positives: int | None = None) ->
     return int(np.count_nonzero(rel[:k])) / n_pos
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # interpolated precision
 
 
 def interpolated_precision(
     precision: ArrayLike, recall: ArrayLike, recall_levels: ArrayLike | None = None
 ) -> NDArray[np.float64]:
-    r"""Interpolated precision :math:`P_{interp}(r) = \max\{P_k : R_k \ge r\}`, 0 if no point reaches r.
+    r"""Interpolated precision :math:`P_{interp}(r) = \max\{P_k : R_k \ge r\}`, 0 if unreached.
 
     With ``recall_levels=None`` it is evaluated at each point's own recall: the monotone
     (non-increasing in recall) envelope drawn over a precision-recall plot. The points may come in
@@ -271,17 +274,17 @@ def eleven_point_table(
     return levels, interpolated_precision(precision, recall, levels)
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # precision-recall curve and average precision
 
 
 def precision_recall_curve(
     y_true: ArrayLike, y_score: ArrayLike, *, drop_intermediate: bool = False
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.floating]]:
-    """Precision-recall pairs at every distinct score, as ``sklearn.metrics.precision_recall_curve``.
+    """Precision and recall at every distinct score, as scikit-learn's ``precision_recall_curve``.
 
-    Equal to scikit-learn's call with the same arguments, bit for bit (scikit-learn's ``pos_label`` and
-    ``sample_weight`` are not offered: labels are 0/1 and unweighted).
+    Equal to scikit-learn's call with the same arguments, bit for bit (scikit-learn's ``pos_label``
+    and ``sample_weight`` are not offered: labels are 0/1 and unweighted).
 
     Parameters
     ----------
@@ -299,8 +302,8 @@ def precision_recall_curve(
         ``precision[i]`` is the precision of predicting positive when score >= ``thresholds[i]``;
         the last element is 1 and has no threshold.
     recall : ndarray of shape (T + 1,), float64
-        Recall at the same thresholds, decreasing; the last element is 0. Without positives the first
-        T are ``nan`` (scikit-learn sets 1) with an :class:`UndefinedMetricWarning`.
+        Recall at the same thresholds, decreasing; the last element is 0. Without positives the
+        first T are ``nan`` (scikit-learn sets 1) with an :class:`UndefinedMetricWarning`.
     thresholds : ndarray of shape (T,), the scores' dtype
         The T distinct scores, increasing.
     """
@@ -351,10 +354,11 @@ def average_precision(
     r"""Average precision of scored items under one of four definitions (see the module docstring).
 
     ``"step"``: :math:`\sum_t (R_t - R_{t-1}) P_t` over distinct score thresholds t, equal to
-    ``sklearn.metrics.average_precision_score`` (to rounding, ~1e-16 relative). With ``n_positives``
-    the recall steps are taken over ``n_positives``: scikit-learn's AP x hits / n_positives.
-    ``"voc07"``, ``"voc12"``, ``"coco"``: interpolated AP on the stable descending ranking, equal bit
-    for bit to the VOC devkit's ``voc_ap`` (11-point and all-point) and to pycocotools' 101-point AP.
+    ``sklearn.metrics.average_precision_score`` to rounding (a few 1e-16, relative). With
+    ``n_positives`` the recall steps are taken over ``n_positives``: scikit-learn's AP x hits /
+    n_positives. ``"voc07"``, ``"voc12"``, ``"coco"``: interpolated AP on the stable descending
+    ranking, equal bit for bit to the VOC devkit's ``voc_ap`` (11-point and all-point) and to
+    pycocotools' 101-point AP.
 
     Parameters
     ----------
@@ -385,7 +389,7 @@ def average_precision(
 def average_precision_at_ranks(
     relevance: ArrayLike, method: Method = "step", n_positives: int | None = None
 ) -> float:
-    """Average precision of an already ranked list (best first, no ties); see :func:`average_precision`.
+    """Average precision of a ranked list (best first, no ties); see :func:`average_precision`.
 
     Equals ``average_precision(relevance, -np.arange(len(relevance)), method=method,
     n_positives=n_positives)``.
@@ -414,13 +418,14 @@ def mean_average_precision(
     ``n_positives[q]`` (``None`` entries default to the positives listed).
 
     Policy: a query without positives has no AP; it is left out of the mean and one
-    :class:`UndefinedMetricWarning` says how many were left out. If no query has positives the result
-    is ``nan`` (with the warning).
+    :class:`UndefinedMetricWarning` says how many were left out. If no query has positives the
+    result is ``nan`` (with the warning).
     """
     check_choice(method, "method", METHODS)
     if len(y_trues) != len(y_scores):
         raise ValueError(
-            f"y_trues and y_scores must hold one entry per query; got {len(y_trues)} and {len(y_scores)}"
+            "y_trues and y_scores must hold one entry per query; "
+            f"got {len(y_trues)} and {len(y_scores)}"
         )
     if len(y_trues) == 0:
         raise ValueError("y_trues must hold at least one query; got an empty sequence")
