@@ -39,7 +39,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     areas = args.areas or available_areas()
     output = Path(args.output)
-    sections = existing_sections(output.read_text()) if output.exists() else {}
     facts = machine_facts()
     for area in areas:
         module = importlib.import_module(f"benchmarks.bench_{area}")
@@ -49,8 +48,10 @@ def main(argv: list[str] | None = None) -> int:
             results.append(result)
             ratios = ", ".join(f"{a} {result.ratio(a):.2f}x" for a in result.anchors)
             print(f"[{area}] {case.name}: {result.ours.median * 1e3:.2f} ms ({ratios})", flush=True)
+        # Re-read just before writing, so sections written meanwhile by another run are kept.
+        sections = existing_sections(output.read_text()) if output.exists() else {}
         sections[area] = area_section(area, results, facts)
-        output.write_text(markdown(sections, facts))  # after each area: partial runs are kept
+        output.write_text(markdown(sections, facts))
     print(f"wrote {output}")
     return 0
 
