@@ -191,7 +191,8 @@ def test_no_positives_in_rank_table_and_curve():
         assert np.isnan(recall_at_k([0, 0], 1))
     with pytest.warns(UndefinedMetricWarning):
         precision, recall, thresholds = precision_recall_curve([0, 0], [0.1, 0.2])
-    assert precision.tolist() == [0.0, 0.0, 1.0] and np.isnan(recall[:2]).all() and recall[2] == 0.0
+    # scikit-learn's convention: recall 1 at every threshold, then the final 0.
+    assert precision.tolist() == [0.0, 0.0, 1.0] and recall.tolist() == [1.0, 1.0, 0.0]
     assert thresholds.tolist() == [0.1, 0.2]
     with pytest.warns(UndefinedMetricWarning):
         _levels, p11 = eleven_point_table([0, 0])

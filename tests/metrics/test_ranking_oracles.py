@@ -393,3 +393,12 @@ def test_holding_is_exact_when_hash_buckets_collide(rng):
     expected = np.flatnonzero(shared[pos] == score)
     np.testing.assert_array_equal(index, expected)
     np.testing.assert_array_equal(slot, pos[expected])
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_curve_without_positives_equals_sklearn():
+    y_true, y_score = [0, 0, 0, 0], [0.3, 0.1, 0.3, 0.7]
+    ours = precision_recall_curve(y_true, y_score)
+    theirs = sk_precision_recall_curve(y_true, y_score)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_array_equal(a, b)

@@ -303,7 +303,7 @@ def precision_recall_curve(
         the last element is 1 and has no threshold.
     recall : ndarray of shape (T + 1,), float64
         Recall at the same thresholds, decreasing; the last element is 0. Without positives the
-        first T are ``nan`` (scikit-learn sets 1) with an :class:`UndefinedMetricWarning`.
+        first T are 1, as scikit-learn sets them, with an :class:`UndefinedMetricWarning`.
     thresholds : ndarray of shape (T,), the scores' dtype
         The T distinct scores, increasing.
     """
@@ -316,7 +316,13 @@ def precision_recall_curve(
         tp, fp, index = tp[keep], fp[keep], index[keep]
     precision = tp / (tp + fp)  # (T,)
     if tp[-1] == 0:
-        recall = np.full(tp.size, _undefined("recall"))
+        warnings.warn(
+            "no positives in y_true: recall is undefined and set to 1 at every threshold, "
+            "as scikit-learn does",
+            UndefinedMetricWarning,
+            stacklevel=2,
+        )
+        recall = np.ones(tp.size)
     else:
         recall = tp / tp[-1]  # (T,)
     return (
