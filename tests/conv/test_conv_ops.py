@@ -403,3 +403,26 @@ def test_empty_batch_like_torch():
     np.testing.assert_array_equal(dw, np.zeros_like(w))  # no samples: nothing to accumulate
     np.testing.assert_array_equal(db, np.zeros(3))
     assert conv2d(x, np.ones((3, 2, 3, 3))).shape == (0, 3, 2, 2)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_non_finite_weights_match_torch_nan_pattern(bad):
+    # the fast path pads the input with zero columns; 0 * inf must not leak into real outputs
+    rng = np.random.default_rng(7)
+    checked = 0
+    for _ in range(40):
+        k = tuple(rng.integers(1, 5, 2))
+        s = tuple(rng.integers(1, 4, 2))
+        d = tuple(rng.integers(1, 3, 2))
+        x = rng.standard_normal((2, 2, *rng.integers(1, 6, 2)))
+        w = rng.standard_normal((2, 3, *k))
+        w[rng.integers(2), rng.integers(3), rng.integers(k[0]), rng.integers(k[1])] = bad
+        ref = F.conv_transpose2d(T(x), T(w), stride=s, dilation=d).numpy()
+        for method in ("gemm", "scatter", "matrix"):  # zero insertion multiplies by the zeros
+            y = conv_transpose2d(x, w, stride=s, dilation=d, method=method)
+            np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+            finite = np.isfinite(ref)
+            assert_close(y[finite], ref[finite], rtol=1e-12)
+        checked += 1
+    assert checked == 40

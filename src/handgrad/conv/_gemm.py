@@ -328,6 +328,7 @@ def scatter_conv(
     Wq = max(W + ((kw - 1) * dw) // sw, -(-full_hw[1] // sw))
     L = H * Wq
     Wt = weight.reshape(G, Cg, M).transpose(0, 2, 1)  # (G, Og kk, Cg) transposed view
+    finite_w = bool(np.isfinite(weight).all())
     y = np.empty((N, G * Og, *out_hw), dtype=x.dtype)  # (N, O, Ho, Wo)
 
     def work(part: slice) -> None:
@@ -339,6 +340,8 @@ def scatter_conv(
                 xw = np.zeros((n, C, H, Wq), dtype=x.dtype)  # (n, C, H, Wq) right-padded
                 xw[..., :W] = x[sl]
             cols = np.matmul(Wt, xw.reshape(n, G, Cg, L))  # (n, G, Og kk, H Wq)
+            if Wq != W and not finite_w:  # 0 * inf = nan in the padding columns: drop it
+                cols.reshape(n, G * M, H, Wq)[..., W:] = 0
             col2im(
                 cols.reshape(n, G * Og, kh, kw, L), (H, W), stride, dilation, (Hq, Wq), crop, y[sl]
             )
