@@ -30,7 +30,8 @@ Four routes to the forward (``method=``), cross-tested against each other and Py
 * ``"matrix"``: ``C.T @ x`` with C = :func:`~handgrad.conv.conv_matrix` (sparse).
 * ``"zero_insertion"``: insert s - 1 zeros between input pixels, pad by d(k - 1) - p (plus the
   output padding at the end) and run a stride-1 conv2d with the flipped, transposed kernel
-  (Dumoulin & Visin, section 4).
+  (Dumoulin & Visin, section 4). With an infinite weight, the inserted zeros make NaN (0 * inf)
+  where the other routes, like PyTorch, give a finite value or inf.
 """
 
 from __future__ import annotations
