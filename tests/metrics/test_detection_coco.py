@@ -417,3 +417,18 @@ def test_dense_crowds_equal_pycocotools():
     assert_same(coco_evaluation(gt, dets), pycoco(gt, dets))
     params = {"iou_thrs": np.array([0.1, 0.3, 0.5, 0.75])}
     assert_same(coco_evaluation(gt, dets, **params), pycoco(gt, dets, **params))
+
+
+def test_pycocotools_parameter_names_are_accepted():
+    gt, dets = make_coco(10, n_categories=3, dets_per_image=15, seed=8)
+    ours = coco_evaluate(gt, dets, iouThrs=np.array([0.5, 0.75]), maxDets=[1, 5, 50])
+    same = coco_evaluate(gt, dets, iou_thrs=np.array([0.5, 0.75]), max_dets=[1, 5, 50])
+    assert ours == same
+    ev = pycoco(gt, dets, iou_thrs=np.array([0.5, 0.75]), max_dets=[1, 5, 50])
+    np.testing.assert_allclose([ours[k] for k in STAT_NAMES], ev.stats, rtol=0, atol=1e-12)
+    with pytest.raises(
+        ValueError, match=r"unknown evaluation parameter 'useCats'; accepted: iou_thrs"
+    ):
+        coco_evaluate(gt, dets, useCats=0)
+    with pytest.raises(ValueError, match="'max_dets' given twice"):
+        coco_evaluate(gt, dets, max_dets=[1, 10, 100], maxDets=[1, 10, 100])

@@ -96,7 +96,45 @@ def _warn_iou_grid(iou_thrs: NDArray[np.float64]) -> None:
             )
 
 
+# pycocotools' ``COCOeval.params`` attribute names, accepted as aliases of ours.
+PYCOCOTOOLS_NAMES = {
+    "iouThrs": "iou_thrs",
+    "recThrs": "rec_thrs",
+    "maxDets": "max_dets",
+    "areaRng": "area_rng",
+    "areaRngLbl": "area_rng_lbl",
+    "imgIds": "img_ids",
+    "catIds": "cat_ids",
+}
+PARAM_NAMES = tuple(PYCOCOTOOLS_NAMES.values())
+
+
 def make_params(
+    image_ids: NDArray[np.int64],
+    category_ids: NDArray[np.int64],
+    **overrides: Any,
+) -> CocoParams:
+    """Validated parameters with pycocotools' camelCase names accepted too (``iouThrs`` ...).
+
+    Raises
+    ------
+    ValueError
+        For an unknown parameter name (or one given under both spellings), listing the accepted
+        names; pycocotools' ``useCats = 0`` mode is not offered.
+    """
+    named: dict[str, Any] = {}
+    for key, value in overrides.items():
+        name = PYCOCOTOOLS_NAMES.get(key, key)
+        if name not in PARAM_NAMES:
+            accepted = ", ".join(f"{n} ({c})" for c, n in PYCOCOTOOLS_NAMES.items())
+            raise ValueError(f"unknown evaluation parameter {key!r}; accepted: {accepted}")
+        if name in named:
+            raise ValueError(f"evaluation parameter {name!r} given twice (as {key!r} too)")
+        named[name] = value
+    return _validated_params(image_ids, category_ids, **named)
+
+
+def _validated_params(
     image_ids: NDArray[np.int64],
     category_ids: NDArray[np.int64],
     *,
