@@ -13,6 +13,7 @@ from rich.console import Console
 
 from handgrad import __version__
 from handgrad.cli_eval import eval_app
+from handgrad.cli_experiment import experiment_app
 
 app = typer.Typer(
     name="handgrad",
@@ -21,6 +22,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(eval_app, name="eval")
+app.add_typer(experiment_app, name="experiment")
 
 
 def _version_callback(value: bool) -> None:

@@ -34,7 +34,7 @@ function of its config, and adding a lag or a cell does not change the others' n
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -75,22 +75,22 @@ class RepeatedWordsConfig:
     max_grad_norm: float = 1.0  # global gradient-norm clip (0 turns clipping off)
     # evaluation
     test_size: int = 512  # held-out sequences per lag
-    curve_points: int = 10  # the training curve is summarised as this many window means
+    curve_points: int = 10  # the training curve as this many window means (at most steps)
     seed: int = 0  # the root of every random draw (see the module docstring)
 
     def __post_init__(self) -> None:
         lags = _int_tuple(self.lags, "lags")
         if not lags:
             raise ValueError("lags must hold at least one lag; got an empty sequence")
-        for lag in lags:
-            check_positive_int(lag, "each lag")
+        for i, lag in enumerate(lags):
+            check_positive_int(lag, f"lags[{i}]")
         if len(set(lags)) != len(lags):
             raise ValueError(f"lags must be distinct; got {lags}")
         cells = tuple(self.cells) if not isinstance(self.cells, str) else (self.cells,)
         if not cells:
             raise ValueError(f"cells must name at least one of {CELLS}; got an empty sequence")
-        for cell in cells:
-            check_choice(cell, "each cell", CELLS)
+        for i, cell in enumerate(cells):
+            check_choice(cell, f"cells[{i}]", CELLS)
         if len(set(cells)) != len(cells):
             raise ValueError(f"cells must be distinct; got {cells}")
         if check_positive_int(self.num_words, "num_words") < 2:
@@ -101,10 +101,6 @@ class RepeatedWordsConfig:
         check_positive_int(self.batch_size, "batch_size")
         check_positive_int(self.test_size, "test_size")
         check_positive_int(self.curve_points, "curve_points")
-        if self.curve_points > self.steps:
-            raise ValueError(
-                f"curve_points must be at most steps={self.steps}; got {self.curve_points}"
-            )
         check_in_range(self.gate_bias, "gate_bias")
         check_in_range(self.lr, "lr", 0.0, None, low_inclusive=False)
         check_in_range(self.max_grad_norm, "max_grad_norm", 0.0, None)
@@ -137,7 +133,8 @@ class CellResult:
     test_loss : float
         Mean cross-entropy on the held-out set.
     train_loss : tuple of float
-        The training loss averaged over ``curve_points`` consecutive equal windows of steps.
+        The training loss averaged over ``min(curve_points, steps)`` consecutive windows of
+        (nearly) equal numbers of steps.
     train_accuracy : tuple of float
         The training-batch accuracy averaged over the same windows.
     """
@@ -172,6 +169,19 @@ class RepeatedWordsResult:
             [[self.get(c, lag).test_accuracy for lag in cfg.lags] for c in cfg.cells],
             dtype=np.float64,
         )
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly: ``{"config": {...}, "chance": 0.5, "results": [{cell, lag, ...}, ...]}``."""
+        return {
+            "config": {
+                k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.config).items()
+            },
+            "chance": self.chance,
+            "results": [
+                {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(r).items()}
+                for r in self.results
+            ],
+        }
 
 
 def make_repeated_words(
@@ -321,7 +331,7 @@ def _train_one(
         accs[k] = float(np.mean(np.argmax(logits, axis=1) == labels))
         on_step(k + 1)
     _, test_logits = _forward(layer, head, test_tokens, V)
-    windows = np.array_split(np.arange(config.steps), config.curve_points)
+    windows = np.array_split(np.arange(config.steps), min(config.curve_points, config.steps))
     return CellResult(
         cell=cell,
         lag=lag,
