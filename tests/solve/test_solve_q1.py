@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from handgrad.solve import solve_question
-from handgrad.solve.q1_bptt import LAGS, SIZES
+from handgrad.solve.q1_bptt import LAGS, PART_C, SIZES
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +70,62 @@ def test_general_sum_terms_decay(answer):
 def test_part_c_is_honest_and_figure(answer):
     text = " ".join(getattr(i, "text", "") for i in answer.items)
     assert "repeated words" in text
-    if answer.values.get("repeated_words_experiment") == "not implemented yet":
-        assert "not implemented yet" in text
-    assert [f.name for f in answer.figures] == ["vanishing-gradient"]
-    assert answer.figures[0].svg.startswith("<svg")
+    assert answer.values["repeated_words_experiment"] == "run"
+    acc = answer.values["repeated_words_accuracy"]
+    assert set(acc) == {"RNN", "LSTM", "GRU"}
+    lags = [str(lag) for lag in PART_C["lags"]]
+    for cell, per_lag in acc.items():
+        assert list(per_lag) == lags
+        for lag, v in per_lag.items():
+            assert 0.0 <= v <= 1.0
+            assert f"{cell} " in text and f"({v:.3f})" in text
+    long_lag = lags[-1]
+    gap = acc["LSTM"][long_lag] - acc["RNN"][long_lag]
+    if gap >= 0.2:
+        assert "the measured gap is the one (c) predicts" in text
+    else:
+        assert "does not show the gap (c) predicts" in text
+    held_out = [i for i in answer.items if i.kind == "table" and "Held-out" in i.title]
+    assert len(held_out) == 1
+    assert [row[0] for row in held_out[0].rows] == ["RNN", "LSTM", "GRU"]
+    assert held_out[0].rows[1][1:] == [acc["LSTM"][lag] for lag in lags]
+    part_c = [c for c in answer.checks if c.name.startswith("(c)")]
+    assert len(part_c) == 2 and all(c.passed for c in part_c)
+    assert [f.name for f in answer.figures] == ["vanishing-gradient", "repeated-words"]
+    assert all(f.svg.startswith("<svg") for f in answer.figures)
+
+
+def _fake_result(accuracy):
+    """A repeated-words result with the given held-out accuracy per (cell, lag)."""
+    from handgrad.experiments.repeated_words import (
+        CellResult,
+        RepeatedWordsConfig,
+        RepeatedWordsResult,
+    )
+
+    cfg = RepeatedWordsConfig(seed=0, **PART_C)
+    cells = tuple(
+        CellResult(c, lag, accuracy[c][lag], 0.69, (0.69,) * 10, (0.5,) * 10)
+        for lag in cfg.lags
+        for c in cfg.cells
+    )
+    return RepeatedWordsResult(cfg, cells)
+
+
+def test_part_c_wording_follows_the_numbers(monkeypatch):
+    # An RNN as good as the LSTM at the long lag, and an LSTM at chance: the text must not claim
+    # the gap, and the LSTM check must fail.
+    rw = pytest.importorskip("handgrad.experiments.repeated_words")
+    lags = PART_C["lags"]
+    accuracy = {c: {lag: 0.5 for lag in lags} for c in ("RNN", "LSTM", "GRU")}
+    accuracy["RNN"][lags[0]] = 0.95
+    monkeypatch.setattr(rw, "run", lambda config, progress=None: _fake_result(accuracy))
+    a = solve_question(1, figures=False)
+    text = " ".join(getattr(i, "text", "") for i in a.items)
+    assert f"at lag {lags[-1]} this run does not show the gap" in text.lower()
+    assert "RNN learned it (0.950)" in text and "LSTM stayed at chance (0.500)" in text
+    failed = [c.name for c in a.checks if not c.passed]
+    assert failed == [f"(c) LSTM held-out accuracy at lag {lags[-1]} is at least 0.75"]
 
 
 def test_other_seed_also_checks():

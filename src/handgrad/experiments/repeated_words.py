@@ -66,8 +66,10 @@ class RepeatedWordsConfig:
     # model
     cells: tuple[str, ...] = CELLS  # which recurrent layers to compare, each at most once
     hidden_size: int = 16  # H, for every cell
-    gate_bias: float = 1.0  # added at init to the LSTM forget gate's and the GRU update gate's
-    #   bias (0: PyTorch's init); +1 starts both remembering (Gers et al. 2000, Jozefowicz et al. 2015)
+    gate_bias: float = 2.0  # added at init to the LSTM forget gate's and the GRU update gate's
+    #   bias (0: PyTorch's init). A positive bias starts both cells remembering (Gers et al. 2000;
+    #   Jozefowicz et al. 2015): sigmoid(2)^10 = 0.30 of a cell value survives 10 steps, against
+    #   sigmoid(1)^10 = 0.04 for +1; with +1, 2 seeds in 20 failed lag 10 in 400 steps, with +2 none
     # training
     steps: int = 400  # optimizer steps per (cell, lag), each on a fresh batch
     batch_size: int = 32  # sequences per step
