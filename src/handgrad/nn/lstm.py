@@ -66,6 +66,7 @@ def lstm_layer_forward(
     tmp = np.empty((G, N) if transposed else (N, G), dtype=dtype)  # h_{t-1} W_hh^T (or its T)
     tmp_v = tmp.T if transposed else tmp  # (N, 4H)
     ig = np.empty((N, H), dtype=dtype)  # (N, H) i * g
+    shift = 1 - half  # (4H,) 1/2 for i, f, o; 0 for g
     dot, mul, tanh = np.dot, np.multiply, np.tanh
     notmask = None if mask is None else ~mask
     for t in range(T):
@@ -76,12 +77,8 @@ def lstm_layer_forward(
             dot(hs[t], w_s, out=tmp)
         a += tmp_v
         tanh(a, out=a)
-        v = A_if[t]
-        v *= 0.5
-        v += 0.5
-        v = A_o[t]
-        v *= 0.5
-        v += 0.5
+        mul(a, half, out=a)  # i, f, o: (1 + tanh) / 2; g: tanh, in two passes over all 4H
+        a += shift
         c = cs[t + 1]
         mul(A_f[t], cs[t], out=c)
         mul(A_i[t], A_g[t], out=ig)
@@ -103,14 +100,13 @@ def _lstm_factors(acts: Array, cs: Array, tcs: Array, K: Array, Kc: Array) -> No
     """Fill K (B, N, 4H) = (g i(1-i), c_{t-1} f(1-f), i(1-g^2), tanh(c_t) o(1-o)) and
     Kc (B, N, H) = o (1 - tanh^2 c_t) for B steps; ``cs`` holds c_{t-1} for those steps."""
     H = tcs.shape[2]
-    i, f = acts[:, :, :H], acts[:, :, H : 2 * H]
+    A_if, i = acts[:, :, : 2 * H], acts[:, :, :H]
     g, o = acts[:, :, 2 * H : 3 * H], acts[:, :, 3 * H :]
-    Ki, Kf, Kg, Ko = (K[:, :, k * H : (k + 1) * H] for k in range(4))
-    np.subtract(1, i, out=Ki)
-    Ki *= i
+    K_if, Ki, Kf = K[:, :, : 2 * H], K[:, :, :H], K[:, :, H : 2 * H]
+    Kg, Ko = K[:, :, 2 * H : 3 * H], K[:, :, 3 * H :]
+    np.subtract(1, A_if, out=K_if)
+    K_if *= A_if  # (i(1-i), f(1-f)) in one pass
     Ki *= g  # delta^i / c-bar
-    np.subtract(1, f, out=Kf)
-    Kf *= f
     Kf *= cs  # delta^f / c-bar
     np.multiply(g, g, out=Kg)
     np.subtract(1, Kg, out=Kg)
