@@ -19,6 +19,9 @@ The model
 One-hot tokens (T, N, V) -> a single-layer :class:`~handgrad.nn.RNN` (tanh),
 :class:`~handgrad.nn.LSTM` or :class:`~handgrad.nn.GRU` with ``hidden_size`` H -> the hidden state
 after the last step (N, H) -> :class:`~handgrad.nn.Linear` (H -> 2) -> softmax cross-entropy.
+PyTorch's initialisation, except that ``gate_bias`` is added to the LSTM's forget-gate bias and
+the GRU's update-gate bias (block 1 of ``bias_ih_l0`` in the gate orders (i, f, g, o) and
+(r, z, n)), so that both cells start out keeping their state; the RNN has no such gate.
 Trained with :class:`~handgrad.optim.Adam` on fresh batches, gradients clipped to a global norm
 (:func:`~handgrad.optim.clip_grad_norm`). Every cell sees the same training batches and the same
 held-out set for a given lag.
@@ -103,15 +106,23 @@ class RepeatedWordsConfig:
         check_positive_int(self.batch_size, "batch_size")
         check_positive_int(self.test_size, "test_size")
         check_positive_int(self.curve_points, "curve_points")
-        check_in_range(self.gate_bias, "gate_bias")
-        check_in_range(self.lr, "lr", 0.0, None, low_inclusive=False)
-        check_in_range(self.max_grad_norm, "max_grad_norm", 0.0, None)
+        check_in_range(_real(self.gate_bias, "gate_bias"), "gate_bias")
+        check_in_range(_real(self.lr, "lr"), "lr", 0.0, None, low_inclusive=False)
+        check_in_range(_real(self.max_grad_norm, "max_grad_norm"), "max_grad_norm", 0.0, None)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int | np.integer):
             raise TypeError(f"seed must be an integer; got {type(self.seed).__name__}")
         if self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer; got {self.seed}")
         object.__setattr__(self, "lags", lags)
         object.__setattr__(self, "cells", cells)
+
+
+def _real(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{name} must be a real number; got {type(value).__name__}")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number; got {value!r}")
+    return float(value)
 
 
 def _int_tuple(value: Any, name: str) -> tuple[int, ...]:
