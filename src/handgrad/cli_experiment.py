@@ -1,7 +1,7 @@
 """``handgrad experiment``: run the experiments that test the assignment's claims.
 
-``handgrad experiment repeated-words [--lags 2,5,10,20] [--steps N] [--seed S] [--json OUT]
-[--plot PATH]`` trains a vanilla RNN, an LSTM and a GRU on the repeated-words task of
+``handgrad experiment repeated-words [--lags 2,5,10,20] [--steps N] [--seed S] [--hidden-size H]
+[--gate-bias B] [--cells RNN,LSTM,GRU] [--json OUT] [--plot PATH]`` trains a vanilla RNN, an LSTM and a GRU on the repeated-words task of
 :mod:`handgrad.experiments.repeated_words` at each lag and prints their held-out accuracy. A progress
 bar (on stderr) follows the training; a library ``ValueError`` or ``TypeError`` (a bad option value)
 becomes a one-line error with exit code 2.
@@ -55,6 +55,12 @@ def repeated_words(
     steps: Annotated[int, typer.Option("--steps", help="Adam steps per cell and lag.")] = 400,
     seed: Annotated[int, typer.Option("--seed", help="Seed of data and initial weights.")] = 0,
     hidden_size: Annotated[int, typer.Option("--hidden-size", help="Hidden units H.")] = 16,
+    gate_bias: Annotated[
+        float,
+        typer.Option(
+            "--gate-bias", help="Added to the LSTM forget / GRU update gate bias at init."
+        ),
+    ] = 2.0,
     cells: Annotated[
         str, typer.Option("--cells", help="Comma-separated cells among RNN, LSTM, GRU.")
     ] = "RNN,LSTM,GRU",
@@ -77,6 +83,7 @@ def repeated_words(
             steps=steps,
             seed=seed,
             hidden_size=hidden_size,
+            gate_bias=gate_bias,
         )
         bar = Progress(
             TextColumn("training"),

@@ -38,6 +38,16 @@ def test_cells_option_and_seed():
     result = runner.invoke(app, ["experiment", "repeated-words", *args])
     assert result.exit_code == 0, result.output
     assert "LSTM" in result.output and "GRU" not in result.output and "seed 3" in result.output
+    assert "gate bias 2" in result.output
+
+
+def test_gate_bias_option_reaches_the_config(tmp_path):
+    out_json = tmp_path / "rw.json"
+    args = ["--lags", "2", "--steps", "2", "--cells", "GRU", "--gate-bias", "0.5"]
+    result = runner.invoke(app, ["experiment", "repeated-words", *args, "--json", str(out_json)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out_json.read_text())["config"]["gate_bias"] == 0.5
+    assert "gate bias 0.5" in result.output
 
 
 def test_bad_values_are_one_line_errors(tmp_path):
