@@ -85,6 +85,8 @@ def test_part_c_is_honest_and_figure(answer):
         assert "the measured gap is the one (c) predicts" in text
     else:
         assert "does not show the gap (c) predicts" in text
+    plain = answer.values["repeated_words_lstm_without_gate_bias"][long_lag]
+    assert "PyTorch's initialisation (no forget-gate bias)" in text and f"({plain:.3f})" in text
     held_out = [i for i in answer.items if i.kind == "table" and "Held-out" in i.title]
     assert len(held_out) == 1
     assert [row[0] for row in held_out[0].rows] == ["RNN", "LSTM", "GRU"]
