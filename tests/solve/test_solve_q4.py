@@ -12,8 +12,7 @@ from handgrad.solve.q4_l2_vs_iou import GT, L2
 @pytest.fixture(scope="module")
 def answer():
     a = solve_question(4, figures=True)
-    if a.status != "solved":
-        pytest.skip(f"library piece missing: {a.note}")
+    assert a.status == "solved", a.note
     return a
 
 
@@ -44,7 +43,8 @@ def test_checks_and_figure(answer):
 
 
 def test_wrong_iou_fails(monkeypatch):
-    boxes = pytest.importorskip("handgrad.boxes")
+    import handgrad.boxes as boxes
+
     original = boxes.iou_loss
     monkeypatch.setattr(boxes, "iou_loss", lambda *a, **k: original(*a, **k) + 1e-6)
     a = solve_question(4, figures=False)
