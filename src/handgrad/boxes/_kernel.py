@@ -5,7 +5,7 @@ over the N box pairs in blocks of :data:`BLOCK` pairs; each block is copied once
 transposed, contiguous (4, m) buffers (rows x1, y1, x2, y2: contiguous column views, much faster
 than strided ``boxes[:, k]``), the forward pass keeps the intermediates the backward pass needs,
 and the gradient block is written back with one transposed copy. A block's temporaries
-(about 30 arrays of m floats) stay in the CPU cache, so every pass runs at cache speed.
+(about 30 arrays of m floats) stay in the CPU's caches instead of streaming through memory.
 
 Notation (per pair; ``p`` the predicted box, ``g`` the target, all in xyxy)
 ------------------------------------------------------------------------
@@ -74,7 +74,7 @@ __all__ = ["BLOCK", "CIOU_MODES", "KINDS", "fused_iou_loss"]
 
 KINDS: tuple[str, ...] = ("iou", "log_iou", "giou", "diou", "ciou")
 CIOU_MODES: tuple[str, ...] = ("torchvision", "exact", "paper")
-BLOCK = 8192  # pairs per block: ~30 live (m,) temporaries of float64 stay within a 2 MiB L2
+BLOCK = 32768  # pairs per block: measured fastest for float32 and float64 (8192: ~12% slower)
 
 FloatArray = NDArray[np.floating]
 _FOUR_OVER_PI2 = 4.0 / np.pi**2
