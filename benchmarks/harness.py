@@ -5,9 +5,23 @@ handgrad callable, its anchors (PyTorch CPU, scikit-learn, pycocotools, a textbo
 and optional targets ``{anchor: max ratio}``, where ratio = handgrad time / anchor time (lower is
 better: 0.5 means handgrad takes half the anchor's time).
 
-Timing: ``warmup`` untimed calls, then ``repeats`` timed calls; the median is reported with the
-minimum and maximum. Every callable of a case runs in the same process, on the same inputs, one after
-the other, so the ratios compare like with like.
+Timing: a pause of ``SETTLE_SECONDS``, ``warmup`` untimed calls (continued, when ``warmup`` > 0,
+until ``WARM_SECONDS`` have passed), then ``repeats`` timed calls; the median is reported with the minimum and maximum. Every callable of a case runs in the same process,
+on the same inputs, one after the other, so the ratios compare like with like.
+
+The pause lets the previous callable's idle worker threads go to sleep before the next one is timed.
+After a multi-threaded product, OpenBLAS's worker threads keep spinning for about 0.1 s
+(``2**28`` cycles, OpenBLAS's default thread timeout; measured: 10 CPU ticks of 10 ms burned while
+the main thread sleeps, none after 0.1 s), and PyTorch's OpenMP threads spin for about 10-20 ms
+after a torch call. On a 2-core machine a spinning thread takes a whole core from whatever runs
+next: measured on the conv benchmark, handgrad's conv2d fwd+bwd took 25-28 ms in the 0.1 s after a
+2-thread NumPy matmul or the textbook anchor and 20-23 ms right after the torch anchor, against
+14 ms otherwise, so the first callable of a case paid for the previous case's anchors. The pause
+is the same before every callable (handgrad's and each anchor's).
+
+The pause has a cost of its own: the first calls after an idle spell run slow (measured: 21-27 ms
+for the first one to three conv2d calls after 0.3 s of sleep, 14 ms after; none after 0.02 s),
+as the idle cores wake up. Hence the warm-up is measured in time as well as in calls.
 """
 
 from __future__ import annotations
@@ -35,6 +49,12 @@ class Case:
     warmup: int = 2
 
 
+# Idle seconds before timing each callable: longer than OpenBLAS's default spin time (0.1 s).
+SETTLE_SECONDS = 0.3
+# Least time spent in warm-up calls (when a case asks for any): cores woken from the pause.
+WARM_SECONDS = 0.2
+
+
 @dataclass(frozen=True)
 class Timing:
     """Seconds per call: median, min and max of the repeats."""
@@ -60,9 +80,17 @@ class Result:
 
 
 def time_callable(fn: Callable[[], Any], repeats: int, warmup: int) -> Timing:
-    """Median, min and max wall time of ``fn()`` over ``repeats`` calls after ``warmup`` calls."""
-    for _ in range(warmup):
+    """Median, min and max wall time of ``fn()`` over ``repeats`` calls after ``warmup`` calls.
+
+    Sleeps ``SETTLE_SECONDS`` first, so that threads left spinning by earlier calls are parked,
+    then warms up for ``warmup`` calls and, if ``warmup`` > 0, at least ``WARM_SECONDS``.
+    """
+    time.sleep(SETTLE_SECONDS)
+    start = time.perf_counter()
+    calls = 0
+    while calls < warmup or (warmup and time.perf_counter() - start < WARM_SECONDS):
         fn()
+        calls += 1
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
