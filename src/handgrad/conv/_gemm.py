@@ -17,6 +17,10 @@ Two layouts of one weight tensor serve both operations (groups ``G``, ``kk = kh 
 col2im uses the sub-pixel (phase) decomposition: output rows ``r = i s + u d`` with the same
 ``r mod s`` form a dense stride-1 grid, so every tap adds a contiguous block into one of the
 ``s_h s_w`` phase arrays; the phases are interleaved once at the end, cropping the padding.
+When the kernel is a whole multiple of the stride (dilation 1, finite weight, output within the
+last tap's reach), the scatter runs as a gather instead (:func:`_phase_gather`): every phase is a
+stride-1 correlation with a sub-kernel, all phases come from one GEMM on one shared im2col, and
+there is no col2im (measured 1 ms faster of 13 ms on the benchmark's kernel-4 stride-2 shapes).
 
 Threads: with threadpoolctl installed, a large batch is split over as many Python threads as BLAS
 may use, each running the whole pipeline on its samples with BLAS held at one thread (see
@@ -330,6 +334,14 @@ def scatter_conv(
     Wt = weight.reshape(G, Cg, M).transpose(0, 2, 1)  # (G, Og kk, Cg) transposed view
     finite_w = bool(np.isfinite(weight).all())
     y = np.empty((N, G * Og, *out_hw), dtype=x.dtype)  # (N, O, Ho, Wo)
+    if (
+        finite_w
+        and dilation == (1, 1)
+        and kh % sh == 0
+        and kw % sw == 0
+        and tuple(full_hw) == (H * sh + kh - sh, W * sw + kw - sw)
+    ):
+        return _phase_gather(x, weight, stride, crop, groups, y)
 
     def work(part: slice) -> None:
         for sl in batch_chunks(part, G * M * L):
@@ -347,4 +359,64 @@ def scatter_conv(
             )
 
     run_split(N, G * M * L, work)
+    return y
+
+
+def _phase_gather(
+    x: FloatArray,
+    weight: FloatArray,
+    stride: tuple[int, int],
+    crop: tuple[int, int],
+    groups: int,
+    y: FloatArray,
+) -> FloatArray:
+    r"""conv_transpose2d forward for kernels that are whole multiples of the stride: no col2im.
+
+    With ``kh = Kh s_h`` (likewise ``kw``), tap ``u = q s_h + a`` of input row ``i`` lands in
+    phase ``a`` of the full grid at phase row ``R = i + q``, so each phase is a stride-1
+    correlation of ``x`` (zero-padded by ``Kh - 1``, ``Kw - 1``) with a flipped ``Kh x Kw``
+    sub-kernel:
+
+    .. math:: Y_{a b}[n, o, R, C] = \sum_{c, t, t'} w[c, o, (K_h - 1 - t) s_h + a,
+              (K_w - 1 - t') s_w + b]\, x_p[n, c, R + t, C + t']
+
+    All ``s_h s_w`` phases share one im2col of ``x_p``, so one GEMM per sample and group
+    ``(s_h s_w Og, Cg Kh Kw) @ (Cg Kh Kw, Hr Wr)`` gives every phase (same multiply count as
+    the scatter route), with ``Hr = H + Kh - 1``; ``yf[n, o, R s_h + a, C s_w + b] =
+    Y_ab[n, o, R, C]`` is then cropped into ``y`` (N, G Og, Ho, Wo), whose rows all lie in the
+    full grid. The weight must be finite (padding zeros meet every weight).
+    """
+    N, C, H, W = x.shape
+    G = groups
+    _, Og, kh, kw = weight.shape
+    Cg = C // G
+    sh, sw = stride
+    Kh, Kw = kh // sh, kw // sw
+    Hr, Wr = H + Kh - 1, W + Kw - 1
+    K, P = Cg * Kh * Kw, sh * sw * Og
+    # Wp[g, (a, b, o), (c, t, t')] = w[g Cg + c, o, (Kh-1-t) sh + a, (Kw-1-t') sw + b]
+    w7 = weight.reshape(G, Cg, Og, Kh, sh, Kw, sw)[:, :, :, ::-1, :, ::-1, :]
+    Wp = np.ascontiguousarray(w7.transpose(0, 4, 6, 2, 1, 3, 5)).reshape(G, P, K)
+    Ho, Wo = y.shape[2:]
+    top, left = crop
+    pads = (Kh - 1, Kh - 1, Kw - 1, Kw - 1)
+
+    def work(part: slice) -> None:
+        for sl in batch_chunks(part, C * Kh * Kw * Hr * Wr):
+            n = sl.stop - sl.start
+            xp = pad2d(x[sl], pads)  # (n, C, H + 2 (Kh - 1), W + 2 (Kw - 1))
+            cols = im2col(xp, (Kh, Kw), (1, 1), (1, 1), (Hr, Wr)).reshape(n, G, K, Hr * Wr)
+            ph = np.matmul(Wp, cols).reshape(n, G, sh, sw, Og, Hr, Wr)  # every phase
+            out = y[sl].reshape(n, G, Og, Ho, Wo)
+            for a in range(sh):
+                y0 = (a - top) % sh  # first output row in phase a
+                q0 = (y0 + top) // sh
+                for b in range(sw):
+                    x0 = (b - left) % sw
+                    p0 = (x0 + left) // sw
+                    ny, nx = len(range(y0, Ho, sh)), len(range(x0, Wo, sw))
+                    if ny and nx:
+                        out[:, :, :, y0::sh, x0::sw] = ph[:, :, a, b, :, q0 : q0 + ny, p0 : p0 + nx]
+
+    run_split(N, C * Kh * Kw * Hr * Wr, work)
     return y

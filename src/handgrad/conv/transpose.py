@@ -25,7 +25,8 @@ Backward (``g`` = dL/dy)
 Four routes to the forward (``method=``), cross-tested against each other and PyTorch:
 
 * ``"gemm"`` (default, fast): GEMM ``W^T (C_out kk, C_in) @ x (C_in, H W)`` then col2im by
-  sub-pixel phases (see :mod:`handgrad.conv._gemm`).
+  sub-pixel phases, or, for kernels that are multiples of the stride, one GEMM that computes
+  every phase as a stride-1 correlation (see :mod:`handgrad.conv._gemm`).
 * ``"scatter"``: the definition, one strided slice-add per kernel tap.
 * ``"matrix"``: ``C.T @ x`` with C = :func:`~handgrad.conv.conv_matrix` (sparse).
 * ``"zero_insertion"``: insert s - 1 zeros between input pixels, pad by d(k - 1) - p (plus the
