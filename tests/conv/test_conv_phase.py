@@ -124,3 +124,30 @@ def test_phase_route_split_and_chunks(rng, monkeypatch, phase_calls):
     assert_close(conv_transpose2d(x, w, **kw), serial, rtol=1e-14)
     assert_close(serial, F.conv_transpose2d(T(x), T(w), **kw), rtol=1e-12)
     assert len(phase_calls) == 2
+
+
+@pytest.mark.parametrize(("dtype", "hw"), [(np.float32, (64, 64)), (np.float64, (32, 64))])
+def test_im2col_rows_of_4_kib_are_padded_and_exact(rng, dtype, hw):
+    # Ho Wo itemsize = 4096 bytes (32 x 32 float32, 16 x 32 float64): the columns are a view
+    # into a wider buffer; forward and both gradients still equal torch's
+    from handgrad.conv import conv2d
+
+    x = rng.standard_normal((2, 3, *hw)).astype(dtype)
+    w = rng.standard_normal((4, 3, 4, 4)).astype(dtype)
+    cols = gemm.im2col(
+        gemm.pad2d(x, (1, 1, 1, 1)), (4, 4), (2, 2), (1, 1), (hw[0] // 2, hw[1] // 2)
+    )
+    assert (
+        not cols.flags.c_contiguous
+        and cols.strides[1] == (cols.shape[2] + gemm._ROW_PAD) * x.itemsize
+    )
+    y = conv2d(x, w, stride=2, padding=1)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    dx, dw, _ = conv2d_backward(g, x, w, stride=2, padding=1)
+    xt, wt = T(x).requires_grad_(True), T(w).requires_grad_(True)
+    yt = F.conv2d(xt, wt, stride=2, padding=1)
+    dxt, dwt = torch.autograd.grad(yt, (xt, wt), T(g))
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    for ours, ref in ((y, yt.detach()), (dx, dxt), (dw, dwt)):
+        assert ours.dtype == dtype
+        assert_close(ours, ref.numpy(), rtol=rtol)

@@ -56,6 +56,8 @@ _PARALLEL_MIN_ELEMENTS = 1 << 18
 _BLAS: Any = None  # threadpoolctl BLAS controller (False: unavailable), created on first use
 _EXECUTOR: ThreadPoolExecutor | None = None
 _EXECUTOR_WORKERS = 0
+# Padding (elements) of im2col rows whose length is a multiple of 4 KiB, see im2col.
+_ROW_PAD = 16
 _PARALLEL_LOCK = threading.Lock()  # one parallel region at a time: the BLAS limit is global
 R = TypeVar("R")
 
@@ -142,6 +144,9 @@ def im2col(
 ) -> FloatArray:
     """Columns of a padded input: (N, C, Hp, Wp) -> (N, C * kh * kw, Ho * Wo), one copy.
 
+    The result is C-contiguous, except that rows of a multiple of 4 KiB are padded by
+    ``_ROW_PAD`` elements (a view into a wider buffer).
+
     ``cols[n, (c, u, v), (i, j)] = xp[n, c, i s_h + u d_h, j s_w + v d_w]``; only the first
     ``Ho`` x ``Wo`` windows are read, so unreached trailing rows of ``xp`` are ignored.
     """
@@ -155,7 +160,15 @@ def im2col(
         strides=(sn, sc, sh * dilation[0], sw * dilation[1], sh * stride[0], sw * stride[1]),
         writeable=False,
     )
-    return windows.reshape(N, C * kh * kw, Ho * Wo)  # the copy
+    L = Ho * Wo
+    if (L * xp.itemsize) % 4096:
+        return windows.reshape(N, C * kh * kw, L)  # the copy
+    # Rows a multiple of 4 KiB apart alias in the cache: OpenBLAS ran W (64, 512) @ cols
+    # (512, 1024) in float32 at 79 GFLOP/s with rows 1024 apart, 92 with 1040 (measured, 1 core).
+    buf = np.empty((N, C * kh * kw, L + _ROW_PAD), dtype=xp.dtype)
+    cols = buf[:, :, :L]  # (N, C kk, Ho Wo), rows L + _ROW_PAD apart
+    np.copyto(cols.reshape(N, C, kh, kw, Ho, Wo), windows)  # the copy
+    return cols
 
 
 def col2im(
