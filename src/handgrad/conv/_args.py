@@ -12,12 +12,20 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from handgrad._checks import as_float_array, check_choice, check_pair, check_positive_int
+from handgrad._checks import (
+    as_float_array,
+    check_choice,
+    check_ndim,
+    check_pair,
+    check_positive_int,
+)
 
 FloatArray = NDArray[np.floating]
 
 __all__ = [
     "Geometry",
+    "as_1d_arrays",
+    "bias_grad",
     "check_grad_out",
     "prepare_conv2d",
     "prepare_conv_transpose2d",
@@ -226,3 +234,18 @@ def check_grad_out(grad_out: ArrayLike, shape: tuple[int, ...], dtype: Any) -> F
     if g.shape != shape:
         raise ValueError(f"grad_out must have the forward output's shape {shape}; got {g.shape}")
     return g
+
+
+def as_1d_arrays(x: ArrayLike, weight: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """(N, C, L) or (C, L) input and a 3-D weight, lifted to height-1 2-D arrays for the 2-D code."""
+    xa = as_float_array(x, "x")
+    wa = as_float_array(weight, "weight")
+    check_ndim(xa, "x", (2, 3))
+    check_ndim(wa, "weight", 3)
+    return xa[..., None, :], wa[:, :, None, :]
+
+
+def bias_grad(grad_out: FloatArray) -> FloatArray:
+    """dL/dbias (C_out,): ``grad_out`` (N, C_out, H, W) summed over N, H and W."""
+    N, C, H, W = grad_out.shape
+    return grad_out.reshape(N, C, H * W).sum(axis=2).sum(axis=0)

@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from handgrad._checks import as_float_array, check_ndim, check_positive_int
-from handgrad.conv._args import check_grad_out, prepare_conv2d
+from handgrad.conv._args import as_1d_arrays, bias_grad, check_grad_out, prepare_conv2d
 from handgrad.conv._gemm import gather_conv, scatter_conv
 
 FloatArray = NDArray[np.floating]
@@ -128,17 +128,8 @@ def conv2d_backward(
     )
     assert dw is not None
     dweight = dw.reshape(w.shape)
-    dbias = g.reshape(g.shape[0], g.shape[1], g.shape[2] * g.shape[3]).sum(axis=2).sum(axis=0)
+    dbias = bias_grad(g)
     return (dx[0] if unbatched else dx), dweight, dbias
-
-
-def _as_1d_arrays(x: ArrayLike, weight: ArrayLike) -> tuple[FloatArray, FloatArray]:
-    """(N, C, L) or (C, L) input and (O, C/g, k) weight, lifted to height-1 2-D arrays."""
-    xa = as_float_array(x, "x")
-    wa = as_float_array(weight, "weight")
-    check_ndim(xa, "x", (2, 3))
-    check_ndim(wa, "weight", 3)
-    return xa[..., None, :], wa[:, :, None, :]
 
 
 def _pad_1d(padding: int | str) -> tuple[int, int] | str:
@@ -161,7 +152,7 @@ def conv1d(
     Shapes: x (N, C_in, L) or (C_in, L), weight (C_out, C_in / groups, k) -> (N, C_out, Lo)
     with Lo = floor((L + 2p - d(k - 1) - 1) / s) + 1.
     """
-    x4, w4 = _as_1d_arrays(x, weight)
+    x4, w4 = as_1d_arrays(x, weight)
     s = check_positive_int(stride, "stride")
     d = check_positive_int(dilation, "dilation")
     y = conv2d(x4, w4, bias, (1, s), _pad_1d(padding), (1, d), groups)
@@ -178,7 +169,7 @@ def conv1d_backward(
     groups: int = 1,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Gradients through :func:`conv1d`: ``(dx, dweight, dbias)`` (see :func:`conv2d_backward`)."""
-    x4, w4 = _as_1d_arrays(x, weight)
+    x4, w4 = as_1d_arrays(x, weight)
     s = check_positive_int(stride, "stride")
     d = check_positive_int(dilation, "dilation")
     g: Any = as_float_array(grad_out, "grad_out")

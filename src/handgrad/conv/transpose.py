@@ -43,7 +43,13 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from handgrad._checks import as_float_array, check_choice, check_ndim, check_positive_int
-from handgrad.conv._args import Geometry, check_grad_out, prepare_conv_transpose2d
+from handgrad.conv._args import (
+    Geometry,
+    as_1d_arrays,
+    bias_grad,
+    check_grad_out,
+    prepare_conv_transpose2d,
+)
 from handgrad.conv._gemm import gather_conv, scatter_conv
 
 FloatArray = NDArray[np.floating]
@@ -255,16 +261,8 @@ def conv_transpose2d_backward(
     )
     assert dx is not None and dw is not None
     dweight = dw.reshape(w.shape)
-    dbias = g.reshape(g.shape[0], g.shape[1], g.shape[2] * g.shape[3]).sum(axis=2).sum(axis=0)
+    dbias = bias_grad(g)
     return (dx[0] if unbatched else dx), dweight, dbias
-
-
-def _as_1d_arrays(x: ArrayLike, weight: ArrayLike) -> tuple[FloatArray, FloatArray]:
-    xa = as_float_array(x, "x")
-    wa = as_float_array(weight, "weight")
-    check_ndim(xa, "x", (2, 3))
-    check_ndim(wa, "weight", 3)
-    return xa[..., None, :], wa[:, :, None, :]
 
 
 def _ints_1d(stride: Any, padding: Any, output_padding: Any, dilation: Any) -> tuple[Any, ...]:
@@ -291,7 +289,7 @@ def conv_transpose1d(
     Shapes: x (N, C_in, L) or (C_in, L), weight (C_in, C_out / groups, k) -> (N, C_out, Lo) with
     Lo = (L - 1) s - 2p + d(k - 1) + 1 + a.
     """
-    x4, w4 = _as_1d_arrays(x, weight)
+    x4, w4 = as_1d_arrays(x, weight)
     s, p, a, d = _ints_1d(stride, padding, output_padding, dilation)
     y = conv_transpose2d(x4, w4, bias, s, p, a, groups, d, method=method)
     return y[..., 0, :]
@@ -308,7 +306,7 @@ def conv_transpose1d_backward(
     dilation: int = 1,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Gradients through :func:`conv_transpose1d`: ``(dx, dweight, dbias)``."""
-    x4, w4 = _as_1d_arrays(x, weight)
+    x4, w4 = as_1d_arrays(x, weight)
     s, p, a, d = _ints_1d(stride, padding, output_padding, dilation)
     g = as_float_array(grad_out, "grad_out")
     check_ndim(g, "grad_out", x4.ndim - 1)
