@@ -32,44 +32,16 @@ def _pairs(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def torch_loss_and_grad(kind: str, pred: np.ndarray, target: np.ndarray) -> Callable[[], Any]:
+    """torch autograd on torchvision's formulas: ``loss.mean().backward()``."""
     import torch
 
+    from benchmarks.torch_box_reference import torch_loss
+
     tt = torch.from_numpy(target)
-    eps = 1e-7
 
     def run() -> Any:
         p = torch.from_numpy(pred).requires_grad_(True)
-        x1, y1, x2, y2 = p.unbind(-1)
-        x1g, y1g, x2g, y2g = tt.unbind(-1)
-        xk1, yk1 = torch.max(x1, x1g), torch.max(y1, y1g)
-        xk2, yk2 = torch.min(x2, x2g), torch.min(y2, y2g)
-        inter = torch.zeros_like(x1)
-        mask = (yk2 > yk1) & (xk2 > xk1)
-        inter[mask] = (xk2[mask] - xk1[mask]) * (yk2[mask] - yk1[mask])
-        union = (x2 - x1) * (y2 - y1) + (x2g - x1g) * (y2g - y1g) - inter
-        iou = inter / (union + eps)
-        if kind == "iou":
-            loss = 1 - iou
-        else:
-            xc1, yc1 = torch.min(x1, x1g), torch.min(y1, y1g)
-            xc2, yc2 = torch.max(x2, x2g), torch.max(y2, y2g)
-            if kind == "giou":
-                area_c = (xc2 - xc1) * (yc2 - yc1)
-                loss = 1 - (iou - (area_c - union) / (area_c + eps))
-            else:
-                diag = (xc2 - xc1) ** 2 + (yc2 - yc1) ** 2 + eps
-                dist = ((x2 + x1) / 2 - (x1g + x2g) / 2) ** 2 + (
-                    (y2 + y1) / 2 - (y1g + y2g) / 2
-                ) ** 2
-                loss = 1 - iou + dist / diag
-                if kind == "ciou":
-                    v = (4 / math.pi**2) * torch.pow(
-                        torch.atan((x2g - x1g) / (y2g - y1g)) - torch.atan((x2 - x1) / (y2 - y1)), 2
-                    )
-                    with torch.no_grad():
-                        alpha = v / (1 - iou + v + eps)
-                    loss = loss + alpha * v
-        total = loss.mean()
+        total = torch_loss(p, tt, kind).mean()
         total.backward()
         return total, p.grad
 
