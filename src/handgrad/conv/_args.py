@@ -19,6 +19,7 @@ from handgrad._checks import (
     check_pair,
     check_positive_int,
 )
+from handgrad.conv.arithmetic import conv_transpose_output_size
 
 FloatArray = NDArray[np.floating]
 
@@ -211,18 +212,10 @@ def prepare_conv_transpose2d(
         name = ("height", "width")[axis]
         if n < 1:
             raise ValueError(f"x must have a positive {name}; got {n}")
-        if a >= max(s, d):
-            raise ValueError(
-                f"output_padding must be smaller than stride or dilation (PyTorch's rule: "
-                f"0 <= output_padding < max(stride, dilation)); got output_padding={a} with "
-                f"stride={s}, dilation={d} along the {name}"
-            )
-        size = (n - 1) * s - 2 * p + d * (k - 1) + 1 + a
-        if size < 1:
-            raise ValueError(
-                f"non-positive output {name}: (n - 1) s - 2p + d(k - 1) + 1 + a = {size} "
-                f"(n={n}, kernel={k}, stride={s}, padding={p}, dilation={d}, output_padding={a})"
-            )
+        try:  # one copy of the output-size rules: the arithmetic module's
+            size = conv_transpose_output_size(n, k, s, p, a, d)
+        except ValueError as exc:
+            raise ValueError(f"{exc} (along the {name})") from None
         out.append(size)
     c_out = c_out_g * geom.groups
     return xa, wa, _bias(bias, c_out, xa.dtype), geom, unbatched, (out[0], out[1]), op
