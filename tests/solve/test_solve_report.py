@@ -12,13 +12,11 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from handgrad.solve import require
 from handgrad.solve import runner as solve_runner
 from handgrad.solve.figures import new_figure, to_svg
 from handgrad.solve.model import (
     Answer,
     Figure,
-    NotImplementedYet,
     check_close,
     check_equal,
     jsonable,
@@ -48,7 +46,9 @@ def _answers(failing: bool = False) -> list[Answer]:
         a.checks.append(check_close("bad", 1.0, 1.1, method="closed form", tolerance=1e-12))
     a.figures.append(Figure("one", "First", _line_svg([1.0, 2.0, 0.5]), "a caption"))
     a.figures.append(Figure("two", "Second", _line_svg([3.0, 1.0])))
-    b = Answer(5, "Missing", status="not implemented", note="handgrad.conv is not available yet")
+    b = Answer(5, "A second question")
+    b.text("No figures here.")
+    b.checks.append(check_equal("output shape", (9, 9), (9, 9), method="size formula"))
     return [a, b]
 
 
@@ -92,23 +92,13 @@ def test_format_cell():
     assert format_cell("4/7") == "4/7"
 
 
-def test_require_reports_missing_module_and_names():
-    with pytest.raises(NotImplementedYet, match=r"handgrad\.no_such_module"):
-        require("no_such_module", "f")
-    with pytest.raises(NotImplementedYet, match="no_such_function"):
-        require("gradcheck", "check_grad", "no_such_function")
-    (check_grad,) = require("gradcheck", "check_grad")
-    assert callable(check_grad)
-
-
 # ---------------------------------------------------------------------------------- renderers
 
 
 def test_summary_counts():
     s = summary(_answers(failing=True))
-    assert s["checks"] == 2 and s["passed"] == 1 and s["failed"] == 1
+    assert s["checks"] == 3 and s["passed"] == 2 and s["failed"] == 1
     assert s["failed_checks"] == ["Q2: bad"]
-    assert s["not_implemented"] == [5]
     assert not s["all_passed"]
 
 
@@ -118,7 +108,7 @@ def test_json_schema():
     assert doc["seed"] == 3 and doc["handgrad_version"] == "9.9"
     first, second = doc["answers"]
     assert set(first) == {
-        "question", "title", "status", "note", "passed", "values", "checks", "items", "figures",
+        "question", "title", "passed", "values", "checks", "items", "figures",
     }  # fmt: skip
     assert first["values"] == {"ap": 0.75, "nan": "nan"}
     assert [i["kind"] for i in first["items"]] == ["text", "formula", "table", "matrix"]
@@ -127,17 +117,16 @@ def test_json_schema():
     assert set(check) == {"name", "method", "value", "reference", "error", "tolerance", "passed"}
     assert check["passed"] is True
     assert [f["name"] for f in first["figures"]] == ["one", "two"]
-    assert second["status"] == "not implemented" and "handgrad.conv" in second["note"]
-    assert second["passed"] is None  # nothing was checked: neither passed nor failed
+    assert second["passed"] is True and second["figures"] == []
+    assert second["checks"][0]["value"] == [9, 9]
 
 
-def test_console_marks_pass_fail_and_missing():
+def test_console_marks_pass_and_fail():
     console = Console(record=True, width=120, color_system=None)
     render_console(_answers(failing=True), console, html_path="r.html")
     text = console.export_text()
     assert "PASS" in text and "FAIL" in text
-    assert "1 of 2 checks passed" in text
-    assert "not implemented yet" in text and "Q5" in text
+    assert "2 of 3 checks passed" in text and "failed: Q2: bad" in text
     assert "figure: First (in r.html)" in text
 
 
@@ -147,7 +136,7 @@ def test_html_structure_escaping_and_responsiveness():
     assert "A question &lt;with&gt; &amp; markup" in document
     assert "max-width: 100%" in document and "@media" in document
     assert [t[1]["id"] for t in p.tags if t[0] == "section"] == ["q2", "q5"]
-    assert "1 of 2 checks failed" in document
+    assert "1 of 3 checks failed" in document
 
 
 @pytest.mark.skipif(
@@ -180,17 +169,6 @@ def test_runner_exit_code_and_files(tmp_path, monkeypatch, capsys):
     assert solve_runner.run(console, json_output=True) == 0
     assert json.loads(capsys.readouterr().out)["summary"]["all_passed"] is True
     assert not (tmp_path / solve_runner.DEFAULT_HTML).exists()  # --json alone writes no HTML
-
-
-def test_require_does_not_hide_a_broken_dependency(monkeypatch):
-    import importlib
-
-    def broken(name, *args, **kwargs):
-        raise ModuleNotFoundError("No module named 'scipy'", name="scipy")
-
-    monkeypatch.setattr(importlib, "import_module", broken)
-    with pytest.raises(ModuleNotFoundError, match="scipy"):
-        require("conv", "conv2d")
 
 
 def test_solve_question_rejects_unknown_numbers():

@@ -2,21 +2,18 @@
 
 Each question module (``q1_bptt`` ... ``q5_transposed_conv``) exposes
 ``solve(seed: int, figures: bool) -> Answer``: it computes the answer with handgrad's library,
-checks it against an independent route and, on request, draws its figures. A question whose library
-pieces have not landed yet returns an answer with ``status="not implemented"`` and says which piece is
-missing; it never shows a made-up value. :mod:`handgrad.solve.report` renders answers to the
-terminal, JSON and HTML.
+checks it against an independent route and, on request, draws its figures.
+:mod:`handgrad.solve.report` renders answers to the terminal, JSON and HTML.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable
-from typing import Any
 
-from handgrad.solve.model import Answer, NotImplementedYet
+from handgrad.solve.model import Answer
 
-__all__ = ["DEFAULT_SEED", "QUESTIONS", "require", "solve_all", "solve_question"]
+__all__ = ["DEFAULT_SEED", "QUESTIONS", "solve_all", "solve_question"]
 
 DEFAULT_SEED = 0
 
@@ -37,36 +34,12 @@ _MODULES: dict[int, str] = {
 }
 
 
-def require(module: str, *names: str) -> list[Any]:
-    """Import ``names`` from ``handgrad.<module>``, or raise :class:`NotImplementedYet` naming them.
-
-    Only a missing module or a missing attribute counts as "not landed"; any other import error
-    (a bug in a landed module) propagates.
-    """
-    full = f"handgrad.{module}"
-    try:
-        mod = importlib.import_module(full)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and full.startswith(exc.name) and exc.name.startswith("handgrad"):
-            raise NotImplementedYet(f"the library module {full} is not available yet") from exc
-        raise
-    missing = [n for n in names if not hasattr(mod, n)]
-    if missing:
-        raise NotImplementedYet(
-            f"{full} does not provide {', '.join(missing)} yet, so no answer is computed"
-        )
-    return [getattr(mod, n) for n in names]
-
-
 def solve_question(question: int, *, seed: int = DEFAULT_SEED, figures: bool = True) -> Answer:
     """Solve one question (1-5) and check it; see the module docstring."""
     if question not in QUESTIONS:
         raise ValueError(f"question must be one of {sorted(QUESTIONS)}; got {question!r}")
     module = importlib.import_module(f"handgrad.solve.{_MODULES[question]}")
-    try:
-        answer: Answer = module.solve(seed=seed, figures=figures)
-    except NotImplementedYet as exc:
-        return Answer(question, QUESTIONS[question], status="not implemented", note=str(exc))
+    answer: Answer = module.solve(seed=seed, figures=figures)
     return answer
 
 

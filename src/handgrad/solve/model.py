@@ -24,7 +24,6 @@ __all__ = [
     "Formula",
     "Item",
     "Matrix",
-    "NotImplementedYet",
     "Table",
     "Text",
     "check_close",
@@ -132,8 +131,6 @@ class Answer:
     values: dict[str, Any] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
-    status: Literal["solved", "not implemented"] = "solved"
-    note: str = ""
 
     @property
     def passed(self) -> bool:
@@ -153,10 +150,6 @@ class Answer:
 
     def matrix(self, title: str, a: Any, digits: int = 6) -> None:
         self.items.append(Matrix.from_array(title, a, digits))
-
-
-class NotImplementedYet(Exception):
-    """Raised by a question whose library pieces are missing; the answer says so honestly."""
 
 
 def _cell(v: Any) -> Cell:

@@ -66,14 +66,11 @@ def _loss_and_dE_dh(
 
 
 def _part_a(a: Answer, rng: np.random.Generator) -> None:
-    from handgrad.solve import require
-
-    (RNN,) = require("nn", "RNN")
-    gradient_terms, seed_formula_gradients, SEED_FORMULAS = require(
-        "nn.bptt", "gradient_terms", "seed_formula_gradients", "SEED_FORMULAS"
-    )
-    ce, ce_grad = require("losses", "softmax_cross_entropy", "softmax_cross_entropy_grad")
-    (numerical_grad,) = require("gradcheck", "numerical_grad")
+    from handgrad.gradcheck import numerical_grad
+    from handgrad.losses import softmax_cross_entropy as ce
+    from handgrad.losses import softmax_cross_entropy_grad as ce_grad
+    from handgrad.nn import RNN
+    from handgrad.nn.bptt import SEED_FORMULAS, gradient_terms, seed_formula_gradients
 
     m = _seed_model(rng)
     D, H, C, T = SIZES["D"], SIZES["H"], SIZES["C"], SIZES["T"]
@@ -215,9 +212,8 @@ def _general_sum(
 
 def _vanishing_networks(rng: np.random.Generator) -> list[tuple[str, Any]]:
     """The networks of part (b): tanh RNNs at several spectral radii of W, ReLU, LSTMs."""
-    from handgrad.solve import require
+    from handgrad.nn import LSTM, RNN
 
-    RNN, LSTM = require("nn", "RNN", "LSTM")
     H, D = 16, 8
     Q = rng.standard_normal((H, H))  # (H, H)
     unit = Q / np.max(np.abs(np.linalg.eigvals(Q)))  # spectral radius 1
@@ -243,10 +239,9 @@ def _vanishing_networks(rng: np.random.Generator) -> list[tuple[str, Any]]:
 
 
 def _part_b(a: Answer, rng: np.random.Generator, figures: bool) -> None:
-    from handgrad.solve import require
+    from handgrad.gradcheck import numerical_grad
+    from handgrad.nn.bptt import jacobian_norms
 
-    (jacobian_norms,) = require("nn.bptt", "jacobian_norms")
-    (numerical_grad,) = require("gradcheck", "numerical_grad")
     nets = _vanishing_networks(rng)
     x = rng.standard_normal((LAGS, 4, 8))  # (T, N, D) four random input sequences
     curves: dict[str, Any] = {}

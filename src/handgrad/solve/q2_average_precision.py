@@ -10,10 +10,14 @@ interpolated precision as a maximum over ranks, and each AP as its defining sum.
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from handgrad.solve.model import Answer, Figure, check_close
+
+if TYPE_CHECKING:
+    from handgrad.metrics.ranking import Method
 
 __all__ = ["N_POSITIVES", "RELEVANCE", "solve"]
 
@@ -42,17 +46,13 @@ def _exact_interpolated(
 
 def solve(seed: int = 0, figures: bool = True) -> Answer:
     """Compute and check Q2 (deterministic; ``seed`` is unused)."""
-    from handgrad.solve import require
-
-    precision_recall_at_ranks, eleven_point_table, average_precision, interpolated_precision = (
-        require(
-            "metrics",
-            "precision_recall_at_ranks",
-            "eleven_point_table",
-            "average_precision",
-            "interpolated_precision",
-        )
+    from handgrad.metrics import (
+        average_precision,
+        eleven_point_table,
+        interpolated_precision,
+        precision_recall_at_ranks,
     )
+
     a = Answer(2, TITLE)
     rel = np.array(RELEVANCE)  # (R,) relevance of each rank, best first
     R = rel.size
@@ -147,7 +147,7 @@ def solve(seed: int = 0, figures: bool = True) -> Answer:
         sum((_exact_interpolated(ex_p, ex_r, Fraction(i, 100)) for i in range(101)), Fraction(0))
         / 101
     )
-    definitions = [
+    definitions: list[tuple[Method, str, Fraction]] = [
         ("step", "sum over hits of precision at the hit / positives (scikit-learn)", ex_step),
         ("voc07", "mean of the 11 interpolated precisions at r = 0, 0.1, ..., 1", ex_ap11),
         ("voc12", "area under the interpolated envelope (all points)", ex_voc12),

@@ -23,14 +23,10 @@ PROBABILITIES = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
 
 def solve(seed: int = 0, figures: bool = True) -> Answer:
     """Compute and check Q3 (the table is deterministic; ``seed`` is unused)."""
-    from handgrad.solve import require
+    from handgrad.losses import cross_entropy_from_probability as ce_p
+    from handgrad.losses import focal_loss_from_probability as fl_p
+    from handgrad.losses import sigmoid_focal_loss
 
-    fl_p, ce_p, sigmoid_focal_loss = require(
-        "losses",
-        "focal_loss_from_probability",
-        "cross_entropy_from_probability",
-        "sigmoid_focal_loss",
-    )
     a = Answer(3, TITLE)
     a.formula(
         "Definitions (p = predicted probability of the true class)",

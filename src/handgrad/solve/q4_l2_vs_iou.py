@@ -43,12 +43,9 @@ def _exact_iou(box: Any, gt: Any) -> Any:
 
 def solve(seed: int = 0, figures: bool = True) -> Answer:
     """Compute and check Q4."""
-    from handgrad.solve import require
-
-    same_l2_boxes, same_iou_boxes, l2_box_loss, iou_loss, box_convert = require(
-        "boxes", "same_l2_boxes", "same_iou_boxes", "l2_box_loss", "iou_loss", "box_convert"
-    )
     import sympy
+
+    from handgrad.boxes import box_convert, iou_loss, l2_box_loss, same_iou_boxes, same_l2_boxes
 
     a = Answer(4, TITLE)
     fam = same_l2_boxes(np.array(GT), L2, N_BOXES, fmt="cxcywh", seed=seed)

@@ -25,17 +25,15 @@ TITLE = "Transposed convolution: output size and the convolution matrix"
 
 def solve(seed: int = 0, figures: bool = True) -> Answer:
     """Compute and check Q5 (no figures: the answer is matrices)."""
-    from handgrad.solve import require
-
-    conv_output_size, conv_transpose_output_size, conv2d, conv_transpose2d, conv_matrix = require(
-        "conv",
-        "conv_output_size",
-        "conv_transpose_output_size",
-        "conv2d",
-        "conv_transpose2d",
-        "conv_matrix",
-    )
     import sympy
+
+    from handgrad.conv import (
+        conv2d,
+        conv_matrix,
+        conv_output_size,
+        conv_transpose2d,
+        conv_transpose_output_size,
+    )
 
     rng = np.random.default_rng(seed)
     a = Answer(5, TITLE)

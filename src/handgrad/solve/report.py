@@ -29,14 +29,12 @@ def summary(answers: Sequence[Answer]) -> dict[str, Any]:
     """Counts of checks and questions: the numbers behind the exit code."""
     checks = [c for a in answers for c in a.checks]
     failed = [f"Q{a.question}: {c.name}" for a in answers for c in a.checks if not c.passed]
-    missing = [a.question for a in answers if a.status != "solved"]
     return {
         "questions": [a.question for a in answers],
         "checks": len(checks),
         "passed": len(checks) - len(failed),
         "failed": len(failed),
         "failed_checks": failed,
-        "not_implemented": missing,
         "all_passed": not failed,
     }
 
@@ -76,9 +74,7 @@ def answer_dict(a: Answer, *, include_svg: bool = False) -> dict[str, Any]:
     return {
         "question": a.question,
         "title": a.title,
-        "status": a.status,
-        "note": a.note,
-        "passed": a.passed if a.status == "solved" else None,
+        "passed": a.passed,
         "values": jsonable(a.values),
         "checks": [_check_dict(c) for c in a.checks],
         "items": [_item_dict(i) for i in a.items],
@@ -115,9 +111,6 @@ def render_console(
 
     for a in answers:
         console.rule(f"[bold]Q{a.question}. {escape(a.title)}")
-        if a.status != "solved":
-            console.print(f"[yellow]not implemented yet[/yellow]: {escape(a.note)}")
-            continue
         for item in a.items:
             if isinstance(item, Text):
                 console.print(RichText(item.text))
@@ -164,9 +157,6 @@ def render_console(
         f"[{colour}]{s['passed']} of {s['checks']} checks passed[/{colour}]"
         + (f"; failed: {escape(', '.join(s['failed_checks']))}" if s["failed"] else "")
     )
-    if s["not_implemented"]:
-        qs = ", ".join(f"Q{q}" for q in s["not_implemented"])
-        console.print(f"[yellow]not implemented yet: {qs}[/yellow]")
 
 
 # ----------------------------------------------------------------------------------------- HTML
@@ -190,7 +180,6 @@ figure { margin: 1rem 0; }
 figure svg { display: block; width: 100%; max-width: 100%; height: auto; }
 figcaption { color: var(--muted); font-size: 0.9rem; }
 .pass { color: var(--ok); font-weight: bold; } .fail { color: var(--bad); font-weight: bold; }
-.missing { color: #8a6d00; }
 td.left, th.left { text-align: left; white-space: normal; }
 @media (max-width: 40rem) { body { font-size: 15px; padding: 0.5rem; } pre { font-size: 0.75rem; } }
 """
@@ -235,9 +224,6 @@ def _html_table(columns: list[str] | None, rows: list[list[Cell]], digits: int, 
 
 def _html_answer(a: Answer) -> str:
     out = [f'<section id="q{a.question}"><h2>Q{a.question}. {_e(a.title)}</h2>']
-    if a.status != "solved":
-        out.append(f'<p class="missing">Not implemented yet: {_e(a.note)}</p></section>')
-        return "".join(out)
     for item in a.items:
         if isinstance(item, Text):
             out.append(f"<p>{_e(item.text)}</p>")
@@ -280,12 +266,6 @@ def to_html(answers: Sequence[Answer], *, seed: int, version: str) -> str:
         if s["all_passed"]
         else f'<span class="fail">{s["failed"]} of {s["checks"]} checks failed</span>'
     )
-    missing = (
-        f' <span class="missing">Not implemented yet: '
-        f"{', '.join(f'Q{q}' for q in s['not_implemented'])}.</span>"
-        if s["not_implemented"]
-        else ""
-    )
     toc = "".join(
         f'<li><a href="#q{a.question}">Q{a.question}. {_e(a.title)}</a></li>' for a in answers
     )
@@ -297,7 +277,7 @@ def to_html(answers: Sequence[Answer], *, seed: int, version: str) -> str:
         f"<title>handgrad: the assignment, recomputed and verified</title><style>{_CSS}</style>"
         "</head><body>"
         "<header><h1>The assignment, recomputed and verified</h1>"
-        f"<p>handgrad {_e(version)}, seed {seed}. {verdict}.{missing}</p>"
+        f"<p>handgrad {_e(version)}, seed {seed}. {verdict}.</p>"
         f"<nav><ol>{toc}</ol></nav></header>"
         f"<main>{body}</main>"
         f"<script>{_SCRIPT}</script>"
