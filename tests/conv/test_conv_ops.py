@@ -313,12 +313,13 @@ def test_bad_inputs_name_the_argument():
 def test_thread_split_gives_the_serial_result(rng, monkeypatch):
     # force the multi-threaded batch split (needs threadpoolctl) and compare with the serial path
     pytest.importorskip("threadpoolctl")
+    import handgrad._parallel as parallel
     import handgrad.conv._gemm as gemm
 
     x = rng.standard_normal((5, 4, 7, 6))
     w = rng.standard_normal((4, 3, 3, 3))
     kw = dict(stride=2, padding=1, output_padding=1, groups=2)
-    monkeypatch.setattr(gemm, "_PARALLEL_MIN_ELEMENTS", 1 << 62)  # serial
+    monkeypatch.setattr(parallel, "_PARALLEL_MIN_ELEMENTS", 1 << 62)  # serial
     y = conv_transpose2d(x, w, **kw)
     g = rng.standard_normal(y.shape)
     serial = [
@@ -326,16 +327,16 @@ def test_thread_split_gives_the_serial_result(rng, monkeypatch):
         *conv_transpose2d_backward(g, x, w, **kw),
         conv2d(y, w, stride=2, padding=1, groups=2),
     ]
-    monkeypatch.setattr(gemm, "_PARALLEL_MIN_ELEMENTS", 0)
+    monkeypatch.setattr(parallel, "_PARALLEL_MIN_ELEMENTS", 0)
     monkeypatch.setattr(gemm, "_CHUNK_ELEMENTS", 100)  # several chunks per thread
     calls = []
-    original = gemm.run_split
+    original = parallel.run_split
 
     def spy(n, per_sample, work):
         calls.append(n)
         return original(n, per_sample, work)
 
-    monkeypatch.setattr(gemm, "run_split", spy)
+    monkeypatch.setattr(parallel, "run_split", spy)
     y2 = conv_transpose2d(x, w, **kw)
     threaded = [
         y2,

@@ -11,6 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import handgrad._parallel as parallel
 import handgrad.conv._gemm as gemm
 from handgrad.conv import conv2d_backward, conv_transpose2d
 from oracle import assert_close
@@ -119,7 +120,7 @@ def test_phase_route_split_and_chunks(rng, monkeypatch, phase_calls):
     pytest.importorskip("threadpoolctl")
     x, w, kw = _inputs(rng, (5, 2, 2, 3, (6, 5), (4, 2), 2, 1, 0))
     serial = conv_transpose2d(x, w, **kw)
-    monkeypatch.setattr(gemm, "_PARALLEL_MIN_ELEMENTS", 0)
+    monkeypatch.setattr(parallel, "_PARALLEL_MIN_ELEMENTS", 0)
     monkeypatch.setattr(gemm, "_CHUNK_ELEMENTS", 100)  # several chunks per thread
     assert_close(conv_transpose2d(x, w, **kw), serial, rtol=1e-14)
     assert_close(serial, F.conv_transpose2d(T(x), T(w), **kw), rtol=1e-12)

@@ -46,6 +46,7 @@ def torch_loss_and_grads(
     return loss.item(), {k: p.grad.numpy() for k, p in params.items()}, hn.detach().numpy()
 
 
+@pytest.mark.parametrize("split", [False, True])
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize(
     "embedding_dim,num_layers,bias,reduction,loss_from,with_state",
@@ -57,8 +58,10 @@ def torch_loss_and_grads(
     ],
 )
 def test_loss_and_grad_equal_torch(
-    rng, cell, embedding_dim, num_layers, bias, reduction, loss_from, with_state
+    rng, request, split, cell, embedding_dim, num_layers, bias, reduction, loss_from, with_state
 ):
+    # split: the batch of 3 sequences runs as 3 parts on 3 threads (data parallelism)
+    calls = request.getfixturevalue("split_batches") if split else None
     V, H, T, N = 6, 4, 5, 3
     model = LanguageModel(
         V, H, cell=cell, embedding_dim=embedding_dim, num_layers=num_layers, bias=bias, seed=1
@@ -79,6 +82,65 @@ def test_loss_and_grad_equal_torch(
     for k in grads:
         assert_close(grads[k], t_grads[k])
     assert_close(state_n[0] if cell == "lstm" else state_n, t_hn)
+    assert calls is None or calls == [3]
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_split_batch_equals_serial_and_accumulates(rng, monkeypatch, split_batches, cell):
+    # the same step, serial and split over 2 threads: equal up to the order of the sums; a
+    # second call adds the same gradient again; state_at reads the parts back in batch order
+    import handgrad._parallel as parallel
+
+    V, H, T, N = 7, 5, 6, 5
+    model = LanguageModel(V, H, cell=cell, num_layers=2, seed=3)
+    tokens, targets = rng.integers(0, V, (T, N)), rng.integers(0, V, (T, N))
+    monkeypatch.setattr(parallel, "max_workers", lambda: 1)
+    loss, grads, state_n = model.loss_and_grad(tokens, targets, loss_from=1)
+    serial = {k: g.copy() for k, g in grads.items()}
+    serial_states = [model.state_at(s) for s in range(T + 1)]
+    assert split_batches == []  # one part: no threads
+    monkeypatch.setattr(parallel, "max_workers", lambda: 2)
+    model.zero_grad()
+    loss2, grads2, state_n2 = model.loss_and_grad(tokens, targets, loss_from=1)
+    assert split_batches == [2]
+    assert loss2 == pytest.approx(loss, rel=1e-14)
+    for k in serial:
+        assert_close(grads2[k], serial[k], rtol=1e-13)
+    for s in range(T + 1):
+        for a, b in zip(np.atleast_1d(model.state_at(s)), np.atleast_1d(serial_states[s])):
+            np.testing.assert_array_equal(a, b)
+    for a, b in zip(np.atleast_1d(state_n2), np.atleast_1d(state_n)):
+        np.testing.assert_array_equal(a, b)
+    model.loss_and_grad(tokens, targets, loss_from=1)  # no zero_grad: gradients accumulate
+    for k in serial:
+        assert_close(grads2[k], 2 * serial[k], rtol=1e-13)
+    # a serial forward afterwards is the latest: state_at follows it
+    model(tokens[:, :1])
+    assert np.atleast_1d(model.state_at(T))[0].shape[-2] == 1
+
+
+def test_split_batch_follows_new_parameter_arrays(rng, monkeypatch, split_batches):
+    # astype replaces the parameter arrays: the replicas of the split must follow them
+    V, H, T, N = 5, 4, 4, 4
+    model = LanguageModel(V, H, cell="lstm", seed=0)
+    tokens, targets = rng.integers(0, V, (T, N)), rng.integers(0, V, (T, N))
+    model.loss_and_grad(tokens, targets)
+    assert split_batches == [3]
+    model.astype(np.float32)
+    model.params["rnn.weight_hh_l0"][...] *= 3  # only the new arrays see this
+    model.zero_grad()
+    loss, grads, _ = model.loss_and_grad(tokens, targets)
+    reference = LanguageModel(V, H, cell="lstm", seed=0).astype(np.float32)
+    assert isinstance(reference, LanguageModel)
+    reference.params["rnn.weight_hh_l0"][...] *= 3
+    import handgrad._parallel as parallel
+
+    monkeypatch.setattr(parallel, "max_workers", lambda: 1)
+    ref_loss, ref_grads, _ = reference.loss_and_grad(tokens, targets)
+    assert loss == pytest.approx(ref_loss, rel=1e-6)
+    for k in ref_grads:
+        assert grads[k].dtype == np.float32
+        assert_close(grads[k], ref_grads[k], rtol=1e-5, atol=1e-7)
 
 
 def test_forward_logits_equal_manual_assignment_formula(rng):

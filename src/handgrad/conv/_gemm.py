@@ -24,7 +24,7 @@ there is no col2im (measured 1 ms faster of 13 ms on the benchmark's kernel-4 st
 
 Threads: with threadpoolctl installed, a large batch is split over as many Python threads as BLAS
 may use, each running the whole pipeline on its samples with BLAS held at one thread (see
-:func:`run_split`); otherwise everything runs in the calling thread and only the GEMMs use BLAS's
+:mod:`handgrad._parallel`); otherwise everything runs in the calling thread and only the GEMMs use BLAS's
 threads. Results do not depend on the split.
 
 Memory: the batch is processed in chunks of samples so that one im2col / column buffer holds at
@@ -35,31 +35,21 @@ arrays of the chunk (about the size of the chunk's padded output).
 
 from __future__ import annotations
 
-import itertools
-import os
-import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from collections.abc import Iterator
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 from numpy.typing import NDArray
+
+from handgrad import _parallel
 
 FloatArray = NDArray[np.floating]
 
 # Largest im2col / column buffer (elements) per chunk of samples: 256 Ki elements (1 MiB float32,
 # 2 MiB float64): about one sample per chunk, so a chunk stays in a core's 2 MiB L2 cache.
 _CHUNK_ELEMENTS = 1 << 18
-# Below this many column elements in a call, threads cost more than they save.
-_PARALLEL_MIN_ELEMENTS = 1 << 18
-_BLAS: Any = None  # threadpoolctl BLAS controller (False: unavailable), created on first use
-_EXECUTOR: ThreadPoolExecutor | None = None
-_EXECUTOR_WORKERS = 0
 # Padding (elements) of im2col rows whose length is a multiple of 4 KiB, see im2col.
 _ROW_PAD = 16
-_PARALLEL_LOCK = threading.Lock()  # one parallel region at a time: the BLAS limit is global
-R = TypeVar("R")
 
 __all__ = [
     "batch_chunks",
@@ -67,7 +57,6 @@ __all__ = [
     "gather_conv",
     "im2col",
     "pad2d",
-    "run_split",
     "scatter_conv",
 ]
 
@@ -77,51 +66,6 @@ def batch_chunks(part: slice, per_sample: int) -> Iterator[slice]:
     step = max(1, _CHUNK_ELEMENTS // max(per_sample, 1))
     for start in range(part.start, part.stop, step):
         yield slice(start, min(part.stop, start + step))
-
-
-def _blas_threads() -> Any:
-    """threadpoolctl's controller of the loaded BLAS libraries, or None without threadpoolctl."""
-    global _BLAS
-    if _BLAS is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:
-            _BLAS = False
-        else:
-            blas = ThreadpoolController().select(user_api="blas")
-            _BLAS = blas if blas.lib_controllers else False
-    return _BLAS or None
-
-
-def _executor(workers: int) -> ThreadPoolExecutor:
-    global _EXECUTOR, _EXECUTOR_WORKERS
-    if _EXECUTOR is None or _EXECUTOR_WORKERS < workers:
-        _EXECUTOR = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="handgrad-conv")
-        _EXECUTOR_WORKERS = workers
-    return _EXECUTOR
-
-
-def run_split(n: int, per_sample: int, work: Callable[[slice], R]) -> list[R]:
-    """Run ``work`` over contiguous parts of a batch of ``n`` samples, in parallel when worthwhile.
-
-    With threadpoolctl available and BLAS allowed T > 1 threads, the batch is split into up to T
-    parts processed by T Python threads while BLAS is held at one thread: every stage (padding,
-    im2col, GEMM, col2im) then runs on all cores, not only the GEMM. Small problems
-    (under ``_PARALLEL_MIN_ELEMENTS`` column elements), a batch of one, or a BLAS already limited
-    to one thread run serially in the calling thread. Results come back in batch order.
-    """
-    blas = _blas_threads() if n > 1 and n * per_sample >= _PARALLEL_MIN_ELEMENTS else None
-    threads = 1 if blas is None else min(lib.num_threads for lib in blas.lib_controllers)
-    workers = max(1, min(threads, n, os.cpu_count() or 1))
-    if workers == 1:
-        return [work(slice(0, n))]
-    bounds = [round(i * n / workers) for i in range(workers + 1)]
-    parts = [slice(a, b) for a, b in itertools.pairwise(bounds)]
-    assert blas is not None  # workers > 1 needs the controller
-    with _PARALLEL_LOCK, blas.limit(limits=1):
-        rest = [_executor(workers - 1).submit(work, part) for part in parts[1:]]
-        first = work(parts[0])  # the calling thread takes the first part
-        return [first, *(future.result() for future in rest)]
 
 
 def pad2d(x: FloatArray, pads: tuple[int, int, int, int]) -> FloatArray:
@@ -302,7 +246,7 @@ def gather_conv(
                     dw_part += np.matmul(o, cols.transpose(0, 1, 3, 2)).sum(axis=0)
         return dw_part
 
-    parts = run_split(N, Cin * kh * kw * L, work)
+    parts = _parallel.run_split(N, Cin * kh * kw * L, work)
     dw = None
     if other is not None:
         dw = np.sum([p for p in parts if p is not None], axis=0)
@@ -371,7 +315,7 @@ def scatter_conv(
                 cols.reshape(n, G * Og, kh, kw, L), (H, W), stride, dilation, (Hq, Wq), crop, y[sl]
             )
 
-    run_split(N, G * M * L, work)
+    _parallel.run_split(N, G * M * L, work)
     return y
 
 
@@ -431,5 +375,5 @@ def _phase_gather(
                     if ny and nx:
                         out[:, :, :, y0::sh, x0::sw] = ph[:, :, a, b, :, q0 : q0 + ny, p0 : p0 + nx]
 
-    run_split(N, C * Kh * Kw * Hr * Wr, work)
+    _parallel.run_split(N, C * Kh * Kw * Hr * Wr, work)
     return y

@@ -449,7 +449,7 @@ def truncated_bptt(
         )
         if c + 1 < len(ends):
             nxt = max(0, ends[c + 1] - k2)
-            saved[nxt] = model.rnn._state_at(nxt - start)
+            saved[nxt] = model._states_at(nxt - start)
         final = finals
         if clip_value is not None:
             clip_grad_value(model, clip_value)

@@ -20,16 +20,22 @@ Backward: :math:`\partial E_t / \partial (V H_t) = O_t - y_t` for all steps in o
 (:func:`handgrad.losses.softmax_cross_entropy_and_grad` over the T*N rows), one product for
 :math:`\partial E/\partial V` and for :math:`\partial E/\partial H_t`, then the layer's backward
 through time.
+
+Speed: a large batch is split by sequence over as many threads as BLAS would use (data
+parallelism, :mod:`handgrad._parallel`), each thread running the whole step on its sequences with
+BLAS held at one thread, so the element-wise work of the recurrence runs on every core too.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from handgrad import _parallel
 from handgrad._checks import check_choice, check_in_range, check_positive_int
 from handgrad.losses import softmax_cross_entropy_and_grad
 from handgrad.nn.gru import GRU
@@ -97,6 +103,8 @@ class LanguageModel(Module):
         self.add_module("rnn", self.rnn)
         self.head = Linear(H, V, bias=bias, rng=gen, dtype=dtype)
         self.add_module("head", self.head)
+        self._replicas: list[LanguageModel] = []  # data-parallel twins, made on first use
+        self._split: list[tuple[slice, LanguageModel]] | None = None  # the latest step's parts
 
     # -- checks ---------------------------------------------------------------------------------
     def _tokens(self, tokens: ArrayLike, name: str) -> NDArray[np.integer]:
@@ -117,6 +125,7 @@ class LanguageModel(Module):
         self, tokens: NDArray[np.integer], states: tuple[Array | None, ...]
     ) -> tuple[Array, Any]:
         """Top-layer hidden states (T, N, H) and the final states."""
+        self._split = None  # this forward is the latest
         if self.embedding is not None:
             x = self.embedding._forward(tokens)  # (T, N, E)
             return self.rnn._forward_impl(x, states, None)
@@ -185,15 +194,80 @@ class LanguageModel(Module):
         reduction: str,
         loss_from: int,
     ) -> tuple[float, Any]:
-        """The unchecked step: forward, fused softmax cross-entropy, BPTT; accumulates grads."""
+        """The unchecked step: forward, fused softmax cross-entropy, BPTT; accumulates grads.
+
+        A large batch is split by sequence over threads (:mod:`handgrad._parallel`): the first
+        part runs on this module, each other part on a replica sharing the parameters, whose
+        gradients are then added into ``grads``. The result equals the serial one up to the
+        order of floating-point sums.
+        """
+        T, N = tokens.shape
+        count = (T - loss_from) * N if reduction == "mean" else 1  # divides the summed loss
+        rnn = self.rnn
+        per_sequence = T * rnn.num_layers * rnn.num_gates * self.hidden_size
+        parts = _parallel.batch_parts(N, per_sequence)
+        if len(parts) == 1:
+            return self._part_loss_and_grad(tokens, targets, states, loss_from, count)
+        # the first part runs on this module (its gradients accumulate in place), the others
+        # on replicas whose gradients are added in afterwards
+        models = [self, *self._replicas_for(len(parts) - 1)]
+
+        def task(model: LanguageModel, part: slice) -> tuple[float, Any]:
+            if model is not self:
+                model.zero_grad()
+            sub = tuple(None if s is None else s[:, part] for s in states)  # (layers, n, H)
+            return model._part_loss_and_grad(
+                tokens[:, part], targets[:, part], sub, loss_from, count
+            )
+
+        results = _parallel.run_parallel(
+            [functools.partial(task, m, part) for m, part in zip(models, parts, strict=True)]
+        )
+        for g, *copies in zip(self.gradients(), *(m.gradients() for m in models[1:]), strict=True):
+            for c in copies:
+                g += c
+        self._split = list(zip(parts, models, strict=True))
+        finals = tuple(
+            np.concatenate(f, axis=1) for f in zip(*(r[1] for r in results), strict=True)
+        )
+        return sum(r[0] for r in results), finals
+
+    def _replicas_for(self, k: int) -> list[LanguageModel]:
+        """``k`` replicas sharing the current parameter arrays (remade after ``astype``)."""
+        params = self.parameters()
+        stale = any(
+            any(a is not b for a, b in zip(params, r.parameters(), strict=True))
+            for r in self._replicas
+        )
+        if stale or len(self._replicas) < k:
+            self._replicas = []
+            for _ in range(k):
+                twin = self._replica()
+                assert isinstance(twin, LanguageModel)
+                twin._replicas, twin._split = [], None
+                self._replicas.append(twin)
+        return self._replicas[:k]
+
+    def _part_loss_and_grad(
+        self,
+        tokens: NDArray[np.integer],
+        targets: NDArray[np.integer],
+        states: tuple[Array | None, ...],
+        loss_from: int,
+        count: int,
+    ) -> tuple[float, Any]:
+        """Serial step on this module: the summed loss of steps ``loss_from ..`` over ``count``."""
         T, N = tokens.shape
         H = self.hidden_size
         hid, finals = self._hidden(tokens, states)  # (T, N, H)
         used = hid[loss_from:].reshape(-1, H)  # (M, H), M = (T - loss_from) N
         logits = self.head._forward(used)  # (M, V)
         loss, dlogits = softmax_cross_entropy_and_grad(
-            logits, targets[loss_from:].reshape(-1), reduction
+            logits, targets[loss_from:].reshape(-1), "sum"
         )
+        if count != 1:
+            loss = loss / count
+            dlogits *= dlogits.dtype.type(1 / count)
         dused = self.head._backward(dlogits)  # (M, H)
         if loss_from == 0:
             d_hid = dused.reshape(T, N, H)
@@ -207,9 +281,16 @@ class LanguageModel(Module):
             self.embedding._backward(dx)
         return float(loss), finals
 
+    def _states_at(self, step: int) -> tuple[Array, ...]:
+        """States (num_layers, N, H) after ``step`` steps of the latest forward (0: initial)."""
+        if self._split is None:
+            return self.rnn._state_at(step)
+        per_part = [m.rnn._state_at(step) for _, m in self._split]
+        return tuple(np.concatenate(s, axis=1) for s in zip(*per_part, strict=True))
+
     def state_at(self, step: int) -> Any:
         """The state after ``step`` steps of the latest forward (0: the initial state)."""
-        return self.rnn._pack_state(self.rnn._state_at(step))
+        return self.rnn._pack_state(self._states_at(step))
 
     # -- training -------------------------------------------------------------------------------
     def train_step(

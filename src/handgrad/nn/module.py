@@ -13,6 +13,7 @@ Conventions
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -146,6 +147,23 @@ class Module:
             converted[name] = arr
         for name, arr in converted.items():  # only after every check passed
             params[name][...] = arr
+
+    def _replica(self) -> Module:
+        """A twin sharing this module's parameter arrays, with its own zero gradients and caches.
+
+        Used for data parallelism: each thread runs a replica on its part of the batch and the
+        replicas' gradients are added into this module's. Attributes naming a child module point
+        to the twin's child.
+        """
+        twin = copy.copy(self)
+        twin._params = dict(self._params)  # the same arrays
+        twin._grads = {name: np.zeros_like(g) for name, g in self._grads.items()}
+        twin._children = {name: child._replica() for name, child in self._children.items()}
+        for attr, value in vars(self).items():
+            for name, child in self._children.items():
+                if value is child:
+                    setattr(twin, attr, twin._children[name])
+        return twin
 
     def astype(self, dtype: Any) -> Module:
         """Convert every parameter and gradient to ``dtype`` (float32 or float64), in place."""
