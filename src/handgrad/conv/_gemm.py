@@ -23,9 +23,9 @@ stride-1 correlation with a sub-kernel, all phases come from one GEMM on one sha
 there is no col2im (measured 1 ms faster of 13 ms on the benchmark's kernel-4 stride-2 shapes).
 
 Threads: with threadpoolctl installed, a large batch is split over as many Python threads as BLAS
-may use, each running the whole pipeline on its samples with BLAS held at one thread (see
-:mod:`handgrad._parallel`); otherwise everything runs in the calling thread and only the GEMMs use BLAS's
-threads. Results do not depend on the split.
+may use, each running the whole pipeline on its samples with BLAS held at one thread
+(:mod:`handgrad._parallel`); otherwise everything runs in the calling thread and only the GEMMs
+use BLAS's threads. Results do not depend on the split.
 
 Memory: the batch is processed in chunks of samples so that one im2col / column buffer holds at
 most ``_CHUNK_ELEMENTS`` elements per thread (or one sample, if a sample alone is larger). Beyond the input
