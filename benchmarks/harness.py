@@ -5,9 +5,14 @@ handgrad callable, its anchors (PyTorch CPU, scikit-learn, pycocotools, a textbo
 and optional targets ``{anchor: max ratio}``, where ratio = handgrad time / anchor time (lower is
 better: 0.5 means handgrad takes half the anchor's time).
 
-Timing: a pause of ``SETTLE_SECONDS``, ``warmup`` untimed calls (continued, when ``warmup`` > 0,
-until ``WARM_SECONDS`` have passed), then ``repeats`` timed calls; the median is reported with the minimum and maximum. Every callable of a case runs in the same process,
-on the same inputs, one after the other, so the ratios compare like with like.
+Timing: ``ROUNDS`` rounds; in each, every callable of the case (handgrad's, then each anchor's)
+gets a pause of ``SETTLE_SECONDS``, ``warmup`` untimed calls (continued, when ``warmup`` > 0,
+until ``WARM_SECONDS`` have passed), then its share of the ``repeats`` timed calls. The median
+over all rounds is reported with the minimum and maximum. Every callable of a case runs in the
+same process, on the same inputs, so the ratios compare like with like; interleaving the rounds
+spreads a slow spell of the machine (on a virtual machine with busy neighbours, the same conv2d
+fwd+bwd measured 15 ms in one run and 20 ms in the next) over handgrad and its anchors alike,
+instead of charging it to whichever callable it falls on.
 
 The pause lets the previous callable's idle worker threads go to sleep before the next one is timed.
 After a multi-threaded product, OpenBLAS's worker threads keep spinning for about 0.1 s
@@ -53,6 +58,8 @@ class Case:
 SETTLE_SECONDS = 0.3
 # Least time spent in warm-up calls (when a case asks for any): cores woken from the pause.
 WARM_SECONDS = 0.2
+# Rounds over which the callables of a case take turns (see the module docstring).
+ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -79,8 +86,8 @@ class Result:
         return {a: self.ratio(a) <= limit for a, limit in self.case.targets.items()}
 
 
-def time_callable(fn: Callable[[], Any], repeats: int, warmup: int) -> Timing:
-    """Median, min and max wall time of ``fn()`` over ``repeats`` calls after ``warmup`` calls.
+def time_calls(fn: Callable[[], Any], repeats: int, warmup: int) -> list[float]:
+    """Wall times of ``repeats`` calls of ``fn()`` after ``warmup`` calls.
 
     Sleeps ``SETTLE_SECONDS`` first, so that threads left spinning by earlier calls are parked,
     then warms up for ``warmup`` calls and, if ``warmup`` > 0, at least ``WARM_SECONDS``.
@@ -96,16 +103,20 @@ def time_callable(fn: Callable[[], Any], repeats: int, warmup: int) -> Timing:
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return Timing(statistics.median(times), min(times), max(times))
+    return times
 
 
 def run_case(case: Case) -> Result:
-    """Time handgrad and every anchor of ``case`` in this process."""
-    ours = time_callable(case.ours, case.repeats, case.warmup)
-    anchors = {
-        name: time_callable(fn, case.repeats, case.warmup) for name, fn in case.anchors.items()
-    }
-    return Result(case, ours, anchors)
+    """Time handgrad and every anchor of ``case`` in this process, in ``ROUNDS`` turns."""
+    callables = {"": case.ours, **case.anchors}  # "" is handgrad
+    per_round = -(-case.repeats // ROUNDS)
+    times: dict[str, list[float]] = {name: [] for name in callables}
+    for _ in range(ROUNDS):
+        for name, fn in callables.items():
+            times[name] += time_calls(fn, per_round, case.warmup)
+    timing = {name: Timing(statistics.median(t), min(t), max(t)) for name, t in times.items()}
+    ours = timing.pop("")
+    return Result(case, ours, timing)
 
 
 def machine_facts() -> dict[str, str]:
