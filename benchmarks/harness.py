@@ -119,6 +119,32 @@ def run_case(case: Case) -> Result:
     return Result(case, ours, timing)
 
 
+def blas_parallel_speedup(size: int = 1024, repeats: int = 5) -> float:
+    """Time of a float32 ``size``-square product on one BLAS thread / on all of them (median).
+
+    About the number of cores when the machine is quiet; about 1 when a virtual machine's other
+    cores are taken by its neighbours (measured here: 1.9 in a quiet spell, 1.0 in a busy one).
+    Every parallel result (handgrad's threads, torch's, BLAS's) is worth reading only beside it.
+    """
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    a = np.random.default_rng(0).standard_normal((size, size)).astype(np.float32)
+
+    def median_time() -> float:
+        a @ a  # warm-up
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            a @ a
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    with threadpool_limits(1):
+        single = median_time()
+    return single / median_time()
+
+
 def machine_facts() -> dict[str, str]:
     """CPU model, cores, Python, NumPy / torch versions and BLAS libraries in use."""
     import numpy as np
@@ -175,12 +201,18 @@ TABLE_HEAD = [
 ]
 
 
-def area_section(area: str, results: list[Result], facts: dict[str, str]) -> str:
-    """One area's table, delimited by markers so a later run of other areas keeps it."""
+def area_section(
+    area: str, results: list[Result], facts: dict[str, str], speedups: tuple[float, float]
+) -> str:
+    """One area's table, delimited by markers so a later run of other areas keeps it.
+
+    ``speedups``: :func:`blas_parallel_speedup` just before and just after the area's cases.
+    """
     lines = [f"<!-- area:{area} -->", f"## {area}", ""]
     lines.append(
         f"Run on {facts['cpu']} ({facts['cores']} cores), numpy {facts['numpy']}, "
-        f"torch {facts.get('torch', '?')}."
+        f"torch {facts.get('torch', '?')}. All-thread BLAS speedup over one thread, measured "
+        f"before and after these cases: {speedups[0]:.1f}x, {speedups[1]:.1f}x."
     )
     lines += ["", *TABLE_HEAD]
     for r in results:

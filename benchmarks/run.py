@@ -15,6 +15,7 @@ from pathlib import Path
 from benchmarks.harness import (
     Result,
     area_section,
+    blas_parallel_speedup,
     existing_sections,
     machine_facts,
     markdown,
@@ -43,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     for area in areas:
         module = importlib.import_module(f"benchmarks.bench_{area}")
         results: list[Result] = []
+        before = blas_parallel_speedup()
+        print(f"[{area}] all-thread BLAS speedup over one thread: {before:.1f}x", flush=True)
         for case in module.cases():
             result = run_case(case)
             results.append(result)
@@ -50,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{area}] {case.name}: {result.ours.median * 1e3:.2f} ms ({ratios})", flush=True)
         # Re-read just before writing, so sections written meanwhile by another run are kept.
         sections = existing_sections(output.read_text()) if output.exists() else {}
-        sections[area] = area_section(area, results, facts)
+        after = blas_parallel_speedup()
+        print(f"[{area}] all-thread BLAS speedup over one thread: {after:.1f}x", flush=True)
+        sections[area] = area_section(area, results, facts, (before, after))
         output.write_text(markdown(sections, facts))
     print(f"wrote {output}")
     return 0

@@ -49,3 +49,13 @@ def test_ratio_is_median_over_median(no_pauses, monkeypatch):
     assert result.ratio("torch") == 2
     case.targets = {"torch": 1.5}
     assert result.verdicts() == {"torch": False}
+
+
+def test_area_section_states_the_measured_parallel_speedup(no_pauses):
+    case = Case("demo", "one", ours=lambda: None, anchors={"torch": lambda: None}, repeats=3)
+    text = harness.area_section(
+        "demo", [run_case(case)], {"cpu": "CPU", "cores": "2", "numpy": "2"}, (1.87, 1.02)
+    )
+    assert "speedup over one thread, measured before and after these cases: 1.9x, 1.0x" in text
+    assert text.startswith("<!-- area:demo -->") and text.endswith("<!-- /area:demo -->")
+    assert 0 < harness.blas_parallel_speedup(size=64, repeats=1)
