@@ -7,7 +7,7 @@ better: 0.5 means handgrad takes half the anchor's time).
 
 Timing: ``ROUNDS`` rounds; in each, every callable of the case (handgrad's, then each anchor's)
 gets a pause of ``SETTLE_SECONDS``, ``warmup`` untimed calls (continued, when ``warmup`` > 0,
-until ``WARM_SECONDS`` have passed), then its share of the ``repeats`` timed calls. The median
+until ``WARM_SECONDS`` have passed), then ``ceil(repeats / ROUNDS)`` timed calls. The median
 over all rounds is reported with the minimum and maximum. Every callable of a case runs in the
 same process, on the same inputs, so the ratios compare like with like; interleaving the rounds
 spreads a slow spell of the machine (on a virtual machine with busy neighbours, the same conv2d
