@@ -10,7 +10,8 @@ OpenBLAS's idle worker threads keep spinning for about 0.1 s, and on a machine w
 threads as cores a spinning worker takes a whole core from the parts.
 
 Without threadpoolctl, or with BLAS already limited to one thread, everything runs serially in
-the calling thread.
+the calling thread. So does a split asked for inside a part of another (say, the loss of a
+language model whose batch is already split): a part never waits for threads of its own.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ _BLAS: Any = None  # threadpoolctl BLAS controller (False: unavailable), created
 _EXECUTOR: ThreadPoolExecutor | None = None
 _EXECUTOR_WORKERS = 0
 _LOCK = threading.Lock()  # one parallel region at a time: the BLAS limit is process-wide
+_REGION = threading.local()  # .active: this thread runs (a part of) a parallel region
 R = TypeVar("R")
 
 __all__ = ["batch_parts", "max_workers", "run_parallel", "run_split"]
@@ -74,23 +76,38 @@ def batch_parts(n: int, per_sample: int) -> list[slice]:
     ``_PARALLEL_MIN_ELEMENTS`` in all, or a single worker gives one part, ``slice(0, n)``;
     otherwise ``min(n, max_workers())`` parts of sizes differing by at most one.
     """
-    workers = 1 if n < 2 or n * per_sample < _PARALLEL_MIN_ELEMENTS else min(n, max_workers())
+    small = n < 2 or n * per_sample < _PARALLEL_MIN_ELEMENTS
+    workers = 1 if small or _in_region() else min(n, max_workers())
     bounds = [round(i * n / workers) for i in range(workers + 1)]
     return [slice(a, b) for a, b in itertools.pairwise(bounds)]
+
+
+def _in_region() -> bool:
+    return bool(getattr(_REGION, "active", False))
+
+
+def _as_part(task: Callable[[], R]) -> R:
+    """Run ``task`` marked as a part of a parallel region (nested splits run serially)."""
+    _REGION.active = True
+    try:
+        return task()
+    finally:
+        _REGION.active = False
 
 
 def run_parallel(tasks: Sequence[Callable[[], R]]) -> list[R]:
     """Run ``tasks``, one per thread, with BLAS held at one thread; results in task order.
 
-    The calling thread runs the first task. A single task runs directly, with BLAS untouched.
+    The calling thread runs the first task. A single task, or tasks asked for inside a part of a
+    parallel region, run one after the other in the calling thread, with BLAS untouched.
     """
-    if len(tasks) == 1:
-        return [tasks[0]()]
+    if len(tasks) == 1 or _in_region():
+        return [task() for task in tasks]
     blas = _blas_threads()
     assert blas is not None  # several tasks come from batch_parts, which needs the controller
     with _LOCK, blas.limit(limits=1):
-        rest = [_executor(len(tasks) - 1).submit(task) for task in tasks[1:]]
-        first = tasks[0]()
+        rest = [_executor(len(tasks) - 1).submit(_as_part, task) for task in tasks[1:]]
+        first = _as_part(tasks[0])
         return [first, *(future.result() for future in rest)]
 
 

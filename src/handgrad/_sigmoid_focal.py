@@ -49,7 +49,8 @@ Blocks
     CPU cache and the backward of a block runs right after its forward. The only full-size arrays
     are the outputs: the gradient and, for ``reduction="none"``, the loss. Each block takes the
     binary form when its targets are all 0 or 1 and the general form otherwise; the two agree to
-    rounding (tested).
+    rounding (tested). A large input is cut into contiguous parts, one per thread
+    (:mod:`handgrad._parallel`), each running its blocks with scratch arrays of its own.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from handgrad import _parallel
 
 __all__ = ["BLOCK_BYTES", "sigmoid_focal_backward", "sigmoid_focal_blocks", "sigmoid_focal_forward"]
 
@@ -106,26 +109,33 @@ def sigmoid_focal_blocks(
     n = xf.size
     grad = None if scale is None else np.empty_like(xf)  # (n,) the only full-size output
     block = max(1, BLOCK_BYTES // xf.itemsize)
-    full = {k: np.empty(min(block, n), dtype=xf.dtype) for k in _SCRATCH}  # (block,) each
-    ws_full = SimpleNamespace(**full)
-    total = 0.0
-    for start in range(0, n, block):
-        stop = min(n, start + block)
-        if stop - start == block:
-            ws = ws_full
-        else:  # the last, shorter block
-            ws = SimpleNamespace(**{k: a[: stop - start] for k, a in full.items()})
-        xb = xf[start:stop]
-        tb = tf[start:stop]
-        if tb.dtype != xf.dtype:
-            np.copyto(ws.t, tb, casting="unsafe")
-            tb = ws.t
-        is_binary = binary if binary is not None else bool(((tb == 0) | (tb == 1)).all())
-        loss = ws.loss if loss_out is None else loss_out[start:stop]
-        sigmoid_focal_forward(xb, tb, alpha, gamma, is_binary, ws, loss)
-        total += float(loss.sum())
-        if grad is not None and scale is not None:
-            sigmoid_focal_backward(scale, alpha, gamma, is_binary, ws, tb, grad[start:stop])
+
+    def work(part: slice) -> float:
+        """Loss sum of the elements ``part``; large inputs run a part per thread."""
+        size = min(block, part.stop - part.start)
+        full = {k: np.empty(size, dtype=xf.dtype) for k in _SCRATCH}  # (block,) each
+        ws_full = SimpleNamespace(**full)
+        total = 0.0
+        for start in range(part.start, part.stop, block):
+            stop = min(part.stop, start + block)
+            if stop - start == size:
+                ws = ws_full
+            else:  # the last, shorter block
+                ws = SimpleNamespace(**{k: a[: stop - start] for k, a in full.items()})
+            xb = xf[start:stop]
+            tb = tf[start:stop]
+            if tb.dtype != xf.dtype:
+                np.copyto(ws.t, tb, casting="unsafe")
+                tb = ws.t
+            is_binary = binary if binary is not None else bool(((tb == 0) | (tb == 1)).all())
+            loss = ws.loss if loss_out is None else loss_out[start:stop]
+            sigmoid_focal_forward(xb, tb, alpha, gamma, is_binary, ws, loss)
+            total += float(loss.sum())
+            if grad is not None and scale is not None:
+                sigmoid_focal_backward(scale, alpha, gamma, is_binary, ws, tb, grad[start:stop])
+        return total
+
+    total = sum(_parallel.run_split(n, 1, work))
     return total, (None if grad is None else grad.reshape(x.shape))
 
 

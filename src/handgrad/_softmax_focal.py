@@ -21,8 +21,9 @@ Math (row ``i`` of logits ``z`` (N, C), target class ``y_i``)
 
 The shift :math:`m_i` is the block's maximum when the block's logits span a narrow range (one
 scalar), else the row's maximum (see ``_shift``). Blocks of rows (about :data:`BLOCK_BYTES` of
-logits each) are processed one after the other; the exponentials of a block are written straight into the gradient's rows, which the backward turns
-into the gradient in place. Per-sample vectors (N,) are the only other arrays.
+logits each) are processed one after the other, a contiguous part of the rows per thread when the
+input is large; the exponentials of a block are written straight into the gradient's rows, which
+the backward turns into the gradient in place. Per-sample vectors (N,) are the only other arrays.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from handgrad import _parallel
 
 __all__ = ["BLOCK_BYTES", "softmax_focal_backward", "softmax_focal_blocks", "softmax_focal_forward"]
 
@@ -50,16 +53,22 @@ def softmax_focal_blocks(
     loss = np.empty(N, dtype=z.dtype)  # (N,) per-sample loss
     dz = None if scale is None else np.empty_like(z)  # (N, C) gradient, built block by block
     rows = max(1, BLOCK_BYTES // max(1, C * z.itemsize))  # rows per block
-    scratch = np.empty((min(rows, N), C), dtype=z.dtype) if dz is None else None  # (rows, C)
-    for start in range(0, N, rows):
-        stop = min(N, start + rows)
-        e = dz[start:stop] if dz is not None else scratch[: stop - start]  # type: ignore[index]
-        cache = softmax_focal_forward(
-            z[start:stop], y[start:stop], gamma, None if a is None else a[start:stop], e,
-            loss[start:stop],
-        )  # fmt: skip
-        if scale is not None:
-            softmax_focal_backward(scale, cache)
+
+    def work(part: slice) -> None:
+        """The blocks of rows ``part``; large inputs run a part per thread (handgrad._parallel)."""
+        n = part.stop - part.start
+        scratch = np.empty((min(rows, n), C), dtype=z.dtype) if dz is None else None  # (rows, C)
+        for start in range(part.start, part.stop, rows):
+            stop = min(part.stop, start + rows)
+            e = dz[start:stop] if dz is not None else scratch[: stop - start]  # type: ignore[index]
+            cache = softmax_focal_forward(
+                z[start:stop], y[start:stop], gamma, None if a is None else a[start:stop], e,
+                loss[start:stop],
+            )  # fmt: skip
+            if scale is not None:
+                softmax_focal_backward(scale, cache)
+
+    _parallel.run_split(N, C, work)
     return loss, dz
 
 
