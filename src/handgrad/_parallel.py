@@ -21,7 +21,7 @@ import itertools
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
 # Below this many elements of work in a call (samples x elements per sample), threads cost more
@@ -99,7 +99,8 @@ def run_parallel(tasks: Sequence[Callable[[], R]]) -> list[R]:
     """Run ``tasks``, one per thread, with BLAS held at one thread; results in task order.
 
     The calling thread runs the first task. A single task, or tasks asked for inside a part of a
-    parallel region, run one after the other in the calling thread, with BLAS untouched.
+    parallel region, run one after the other in the calling thread, with BLAS untouched. An
+    exception of a task is raised here (the first task's first) once every task has ended.
     """
     if len(tasks) == 1 or _in_region():
         return [task() for task in tasks]
@@ -107,7 +108,10 @@ def run_parallel(tasks: Sequence[Callable[[], R]]) -> list[R]:
     assert blas is not None  # several tasks come from batch_parts, which needs the controller
     with _LOCK, blas.limit(limits=1):
         rest = [_executor(len(tasks) - 1).submit(_as_part, task) for task in tasks[1:]]
-        first = _as_part(tasks[0])
+        try:
+            first = _as_part(tasks[0])
+        finally:  # even when the first part raises, no part outlives the region
+            wait(rest)
         return [first, *(future.result() for future in rest)]
 
 

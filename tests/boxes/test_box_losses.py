@@ -493,3 +493,52 @@ def test_ciou_finite_everywhere(boxes: list[tuple[float, ...]], eps: float, mode
     assert np.isfinite(loss[0]) and np.all(np.isfinite(g))
     loss, g = B.giou_loss_and_grad(p, t, eps=eps)
     assert np.isfinite(loss[0]) and np.all(np.isfinite(g))
+
+
+@pytest.fixture
+def split_pairs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Split every call over 3 threads, in blocks of 5 pairs: the parallel path on small input."""
+    pytest.importorskip("threadpoolctl")
+    import handgrad._parallel as parallel
+    import handgrad.boxes._kernel as kernel
+
+    monkeypatch.setattr(parallel, "_PARALLEL_MIN_ELEMENTS", 0)
+    monkeypatch.setattr(parallel, "max_workers", lambda: 3)
+    monkeypatch.setattr(kernel, "BLOCK", 5)
+    calls: list[int] = []
+    original = parallel.run_parallel
+
+    def spy(tasks):  # type: ignore[no-untyped-def]
+        calls.append(len(tasks))
+        return original(tasks)
+
+    monkeypatch.setattr(parallel, "run_parallel", spy)
+    return calls
+
+
+@pytest.mark.parametrize(("kind", "mode"), KIND_MODES)
+@pytest.mark.parametrize("fmt", FMTS)
+def test_split_over_threads_equals_serial_and_torch(
+    rng: np.random.Generator, split_pairs: list[int], kind: str, mode: str, fmt: str
+) -> None:
+    p, t = pairs_with_ties(rng)  # 24 pairs: parts of 8 pairs, blocks of 5 and 3
+    p, t = B.box_convert(p, "xyxy", fmt), B.box_convert(t, "xyxy", fmt)
+    kwargs = {"mode": mode} if kind == "ciou" else {}
+    fn = getattr(B, f"{kind}_loss_and_grad")
+    loss, g = fn(p, t, reduction="sum", fmt=fmt, **kwargs)
+    assert split_pairs == [3]
+    value, (grad, _) = torch_grad(
+        lambda a, b: torch_loss(a, b, kind, mode=mode, fmt=fmt).sum(), p, t
+    )
+    assert_close(loss, value, rtol=1e-12)
+    assert_close(g, grad, rtol=1e-12)
+    rows, _ = fn(p, t, reduction="none", fmt=fmt, **kwargs)
+    assert_close(loss, rows.sum(), rtol=1e-14)
+
+
+def test_split_over_threads_reports_a_bad_row_of_any_part(split_pairs: list[int]) -> None:
+    p = np.tile([0.0, 0.0, 1.0, 1.0], (30, 1))
+    p[27] = [0.0, 0.0, 1.0, -1.0]  # in the third part (rows 20..29), run by a worker thread
+    with pytest.raises(ValueError, match="row 27"):
+        B.giou_loss_and_grad(p, np.ones((30, 1)) * [0.0, 0.0, 2.0, 2.0])
+    assert split_pairs == [3]

@@ -6,6 +6,8 @@ transposed, contiguous (4, m) buffers (rows x1, y1, x2, y2: contiguous column vi
 than strided ``boxes[:, k]``), the forward pass keeps the intermediates the backward pass needs,
 and the gradient block is written back with one transposed copy. A block's temporaries
 (about 30 arrays of m floats) stay in the CPU's caches instead of streaming through memory.
+Many pairs are cut into contiguous parts, one per thread (:mod:`handgrad._parallel`), each
+walking its own blocks with buffers of its own.
 
 Notation (per pair; ``p`` the predicted box, ``g`` the target, all in xyxy)
 ------------------------------------------------------------------------
@@ -67,6 +69,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from handgrad import _parallel
 from handgrad._reduction import apply_reduction, reduction_scale
 from handgrad.boxes.formats import check_valid_boxes, xyxy_grad_to_fmt
 
@@ -329,34 +332,39 @@ def fused_iou_loss(
     scale = reduction_scale(n, reduction)
     loss = np.empty(n, dtype=dtype)  # (N,) per-pair loss
     grad = np.empty((n, 4), dtype=dtype) if want_grad else None  # (N, 4) dL/dpred
-    m_max = min(BLOCK, max(n, 1))
-    pbuf = np.empty((4, m_max), dtype=dtype)  # (4, m) transposed block of pred (then xyxy)
-    tbuf = np.empty((4, m_max), dtype=dtype)
-    gbuf = np.empty((4, m_max), dtype=dtype) if want_grad else None  # (4, m) gradient block
-    for i0 in range(0, n, BLOCK):
-        i1 = min(n, i0 + BLOCK)
-        m = i1 - i0
-        pb, tb = pbuf[:, :m], tbuf[:, :m]
-        np.copyto(pb, pred[i0:i1].T)
-        np.copyto(tb, target[i0:i1].T)
-        _block_to_xyxy(pb, fmt)
-        _block_to_xyxy(tb, fmt)
-        gb = None if gbuf is None else gbuf[:, :m]
-        try:
-            _block(pb, tb, kind, e, mode, scale, loss[i0:i1], gb)
-        except _InvalidBlock:
-            check_valid_boxes(pred, "pred", fmt)
-            check_valid_boxes(target, "target", fmt)
-            raise ValueError(
-                f"pred and target (fmt {fmt!r}) overflow when converted to corners in rows "
-                f"{i0}..{i1 - 1}; their coordinates are too large for {dtype}"
-            ) from None
-        if not np.isfinite(loss[i0:i1].sum()):  # squares of huge sizes overflow the dtype
-            raise ValueError(
-                f"pred and target have coordinates too large for {dtype} in rows {i0}..{i1 - 1}: "
-                "the loss overflows (use float64 or rescale the boxes)"
-            )
-        if gb is not None and grad is not None:
-            xyxy_grad_to_fmt(gb, fmt)
-            np.copyto(grad[i0:i1].T, gb)
+
+    def work(part: slice) -> None:
+        """The blocks of pairs ``part``, with buffers of its own (a part per thread if large)."""
+        m_max = min(BLOCK, max(part.stop - part.start, 1))
+        pbuf = np.empty((4, m_max), dtype=dtype)  # (4, m) transposed block of pred (then xyxy)
+        tbuf = np.empty((4, m_max), dtype=dtype)
+        gbuf = np.empty((4, m_max), dtype=dtype) if want_grad else None  # (4, m) gradient block
+        for i0 in range(part.start, part.stop, BLOCK):
+            i1 = min(part.stop, i0 + BLOCK)
+            m = i1 - i0
+            pb, tb = pbuf[:, :m], tbuf[:, :m]
+            np.copyto(pb, pred[i0:i1].T)
+            np.copyto(tb, target[i0:i1].T)
+            _block_to_xyxy(pb, fmt)
+            _block_to_xyxy(tb, fmt)
+            gb = None if gbuf is None else gbuf[:, :m]
+            try:
+                _block(pb, tb, kind, e, mode, scale, loss[i0:i1], gb)
+            except _InvalidBlock:
+                check_valid_boxes(pred, "pred", fmt)
+                check_valid_boxes(target, "target", fmt)
+                raise ValueError(
+                    f"pred and target (fmt {fmt!r}) overflow when converted to corners in rows "
+                    f"{i0}..{i1 - 1}; their coordinates are too large for {dtype}"
+                ) from None
+            if not np.isfinite(loss[i0:i1].sum()):  # squares of huge sizes overflow the dtype
+                raise ValueError(
+                    f"pred and target have coordinates too large for {dtype} in rows "
+                    f"{i0}..{i1 - 1}: the loss overflows (use float64 or rescale the boxes)"
+                )
+            if gb is not None and grad is not None:
+                xyxy_grad_to_fmt(gb, fmt)
+                np.copyto(grad[i0:i1].T, gb)
+
+    _parallel.run_split(n, 8, work)
     return apply_reduction(loss, reduction), grad
