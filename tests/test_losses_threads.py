@@ -98,3 +98,12 @@ def test_a_split_inside_a_part_runs_serially(monkeypatch):
     assert parallel.run_split(4, 1, outer) == [2, 2]
     assert len(seen) == 4
     assert parallel.batch_parts(6, 1) == [slice(0, 3), slice(3, 6)]  # outside again: split
+
+
+def test_blas_limited_to_one_thread_keeps_everything_serial(monkeypatch):
+    # the README's advice: threadpool_limits(1) turns every split into one part
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    monkeypatch.setattr(parallel, "_PARALLEL_MIN_ELEMENTS", 0)
+    with threadpoolctl.threadpool_limits(1):
+        assert parallel.max_workers() == 1
+        assert parallel.batch_parts(100, 1 << 20) == [slice(0, 100)]
