@@ -37,6 +37,18 @@ R = TypeVar("R")
 __all__ = ["batch_parts", "max_workers", "run_parallel", "run_split"]
 
 
+def _after_fork_in_child() -> None:
+    """A forked child has none of the parent's threads: start a fresh pool and lock there."""
+    global _EXECUTOR, _EXECUTOR_WORKERS, _LOCK, _REGION
+    _EXECUTOR, _EXECUTOR_WORKERS = None, 0
+    _LOCK = threading.Lock()
+    _REGION = threading.local()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _blas_threads() -> Any:
     """threadpoolctl's controller of the loaded BLAS libraries, or None without threadpoolctl."""
     global _BLAS

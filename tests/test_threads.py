@@ -1,7 +1,14 @@
-"""The focal and cross-entropy kernels split over threads give the serial result (and torch's)."""
+"""Work split over threads (handgrad._parallel).
+
+The loss kernels split equal the serial result and torch's; a split inside a part, a forked
+child and BLAS limited to one thread are handled.
+"""
 
 from __future__ import annotations
 
+import os
+
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -107,3 +114,21 @@ def test_blas_limited_to_one_thread_keeps_everything_serial(monkeypatch):
     with threadpoolctl.threadpool_limits(1):
         assert parallel.max_workers() == 1
         assert parallel.batch_parts(100, 1 << 20) == [slice(0, 100)]
+
+
+def _split_sum(_: int) -> float:
+    values = np.arange(1000.0)
+    return float(sum(parallel.run_split(1000, 1, lambda part: values[part].sum())))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_splits_with_threads_of_its_own(monkeypatch):
+    # the parent's pool threads do not exist in a forked child: the child must not wait on them
+    pytest.importorskip("threadpoolctl")
+    import multiprocessing
+
+    monkeypatch.setattr(parallel, "_PARALLEL_MIN_ELEMENTS", 0)
+    monkeypatch.setattr(parallel, "max_workers", lambda: 2)
+    assert _split_sum(0) == 499500.0  # the parent's pool exists now
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.map_async(_split_sum, [0]).get(timeout=60) == [499500.0]
