@@ -171,25 +171,9 @@ def small_coco(draw_boxes, draw_dets, n_cats=2):
 
 coord = st.sampled_from([0.0, 10.0, 20.0, 30.0, 45.0, 60.0, 100.0])
 size = st.sampled_from([0.0, 5.0, 10.0, 20.0, 40.0, 80.0, 130.0])
-gt_box = st.tuples(
-    st.integers(1, 4),
-    st.integers(1, 2),
-    coord,
-    coord,
-    size,
-    size,
-    st.sampled_from([0, 0, 0, 1]),
-    st.sampled_from([0.5, 1.0, 1.0, 3.0]),
-)
-det_box = st.tuples(
-    st.integers(1, 4),
-    st.integers(1, 2),
-    coord,
-    coord,
-    size,
-    size,
-    st.sampled_from([0.1, 0.5, 0.5, 0.7, 0.9, 1.0]),
-)
+box = (st.integers(1, 4), st.integers(1, 2), coord, coord, size, size)  # image, category, xywh
+gt_box = st.tuples(*box, st.sampled_from([0, 0, 0, 1]), st.sampled_from([0.5, 1.0, 1.0, 3.0]))
+det_box = st.tuples(*box, st.sampled_from([0.1, 0.5, 0.5, 0.7, 0.9, 1.0]))
 
 
 @settings(max_examples=40)
