@@ -132,3 +132,14 @@ def test_a_forked_child_splits_with_threads_of_its_own(monkeypatch):
     assert _split_sum(0) == 499500.0  # the parent's pool exists now
     with multiprocessing.get_context("fork").Pool(1) as pool:
         assert pool.map_async(_split_sum, [0]).get(timeout=60) == [499500.0]
+
+
+def test_blas_is_found_when_the_module_is_used_before_numpy():
+    # in a fresh interpreter that imported nothing else, the first question must still see
+    # NumPy's BLAS (the answer is kept for the life of the process)
+    import subprocess
+    import sys
+
+    code = "import handgrad._parallel as p; print(p._blas_threads() is not None)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(parallel._blas_threads() is not None) == "True"

@@ -50,9 +50,15 @@ if hasattr(os, "register_at_fork"):  # POSIX
 
 
 def _blas_threads() -> Any:
-    """threadpoolctl's controller of the loaded BLAS libraries, or None without threadpoolctl."""
+    """threadpoolctl's controller of NumPy's BLAS, or None without threadpoolctl.
+
+    NumPy is imported first, so that its BLAS is loaded when the libraries are listed (the
+    answer is kept for the life of the process).
+    """
     global _BLAS
     if _BLAS is None:
+        import numpy  # noqa: F401  (loads its BLAS)
+
         try:
             from threadpoolctl import ThreadpoolController
         except ImportError:
