@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from handgrad.solve import runner as solve_runner
 from handgrad.solve.figures import new_figure, to_svg
 from handgrad.solve.model import (
     Answer,
@@ -151,24 +150,6 @@ def test_html_renders_in_headless_chromium(tmp_path):
     assert body.get("data-report-ready") == "yes"  # the inline script ran after the load event
     assert body.get("data-figures") == "2"
     assert len([t for t in p.tags if t[0] == "svg" and t[2] and t[2][-1] == "figure"]) == 2
-
-
-# ----------------------------------------------------------------------------------- exit code
-
-
-def test_runner_exit_code_and_files(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(solve_runner, "solve_all", lambda *a, **k: _answers(failing=True))
-    console = Console(record=True, width=100, color_system=None)
-    assert solve_runner.run(console) == solve_runner.EXIT_FAILED_CHECK
-    assert (tmp_path / solve_runner.DEFAULT_HTML).exists()
-    assert str(tmp_path / solve_runner.DEFAULT_HTML) in console.export_text()
-    monkeypatch.setattr(solve_runner, "solve_all", lambda *a, **k: _answers(failing=False))
-    (tmp_path / solve_runner.DEFAULT_HTML).unlink()
-    capsys.readouterr()
-    assert solve_runner.run(console, json_output=True) == 0
-    assert json.loads(capsys.readouterr().out)["summary"]["all_passed"] is True
-    assert not (tmp_path / solve_runner.DEFAULT_HTML).exists()  # --json alone writes no HTML
 
 
 def test_solve_question_rejects_unknown_numbers():

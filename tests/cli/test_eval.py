@@ -60,7 +60,21 @@ def test_coco_per_class_and_json(files, tmp_path):
     stats = coco_evaluate(gt, dets)
     assert payload["stats"] == stats
     assert set(payload["stats"]) == set(STAT_NAMES)
-    assert set(payload["per_class"]) == {"class1", "class2", "class3"}
+    assert set(payload["per_class"]) == {"1", "2", "3"}
+    assert [v["name"] for v in payload["per_class"].values()] == ["class1", "class2", "class3"]
+
+
+def test_coco_per_class_json_keeps_categories_that_share_a_name(files, tmp_path):
+    gt, _, _, det_path = files
+    for cat in gt["categories"]:
+        cat["name"] = "same"
+    gt_path, out = tmp_path / "same.json", tmp_path / "out.json"
+    gt_path.write_text(json.dumps(gt))
+    result = runner.invoke(app, ["eval", "coco", str(gt_path), str(det_path), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    per_class = json.loads(out.read_text())["per_class"]
+    assert sorted(per_class) == ["1", "2", "3"]
+    assert {v["name"] for v in per_class.values()} == {"same"}
 
 
 def test_coco_malformed_file_is_one_line_error_exit_2(files, tmp_path):
@@ -71,7 +85,7 @@ def test_coco_malformed_file_is_one_line_error_exit_2(files, tmp_path):
     result = runner.invoke(app, ["eval", "coco", str(gt_path), str(bad)])
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: detections[3]")
+    assert len(lines) == 1 and lines[0].startswith(f"error: detections {str(bad)!r}: detections[3]")
     assert "Traceback" not in result.output
 
 

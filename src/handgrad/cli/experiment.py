@@ -10,30 +10,28 @@ becomes a one-line error with exit code 2.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from handgrad._files import atomic_write, write_atomic
+from handgrad.cli._common import (
+    check_distinct_outputs,
+    check_figure_path,
+    check_output_path,
+    library_errors,
+    progress,
+)
+
+__all__ = ["experiment_app"]
 
 experiment_app = typer.Typer(
     help="Run the experiments behind the assignment's claims.",
     no_args_is_help=True,
 )
-
-
-@contextmanager
-def _library_errors(err: Console) -> Iterator[None]:
-    """Library ValueError/TypeError -> one line on stderr and exit code 2."""
-    try:
-        yield
-    except (ValueError, TypeError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
 
 
 def _parse_ints(text: str, name: str) -> tuple[int, ...]:
@@ -75,8 +73,11 @@ def repeated_words(
     """RNN vs LSTM vs GRU on a repeated-words task as the lag grows (assignment Q1(c))."""
     from handgrad.experiments.repeated_words import RepeatedWordsConfig, run
 
-    out, err = Console(), Console(stderr=True)
-    with _library_errors(err):
+    out = Console()
+    with library_errors():
+        check_output_path(json_out, "--json")
+        plot_format = check_figure_path(plot, "--plot")
+        check_distinct_outputs({"--json": json_out, "--plot": plot})
         config = RepeatedWordsConfig(
             lags=_parse_ints(lags, "--lags"),
             cells=tuple(c.strip() for c in cells.split(",") if c.strip()),
@@ -85,15 +86,7 @@ def repeated_words(
             hidden_size=hidden_size,
             gate_bias=gate_bias,
         )
-        bar = Progress(
-            TextColumn("training"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} steps"),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        )
-        with bar:
+        with progress() as bar:
             task = bar.add_task("training", total=None)
             result = run(
                 config, progress=lambda done, total: bar.update(task, completed=done, total=total)
@@ -115,13 +108,12 @@ def repeated_words(
         f"seed {config.seed}",
         highlight=False,
     )
-    with _library_errors(err):
-        try:
-            if json_out is not None:
-                json_out.write_text(json.dumps(result.as_dict(), indent=2))
-            if plot is not None:
-                from handgrad.experiments.plots import repeated_words_figure
+    with library_errors():
+        if json_out is not None:
+            write_atomic(json_out, json.dumps(result.as_dict(), indent=2))
+        if plot is not None:
+            from handgrad.experiments.plots import repeated_words_figure
 
-                repeated_words_figure(result).savefig(plot)
-        except OSError as exc:
-            raise ValueError(f"cannot write the output: {exc}") from None
+            figure = repeated_words_figure(result)
+            with atomic_write(plot, binary=True) as f:
+                figure.savefig(f, format=plot_format)

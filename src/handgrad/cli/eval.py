@@ -2,25 +2,28 @@
 
 ``handgrad eval coco GT.json DETS.json [--per-class] [--json OUT]`` prints pycocotools' 12-line
 summary (and a per-class table); ``handgrad eval voc GT.json DETS.json`` prints per-class VOC AP and
-the mean. A progress bar (on stderr) follows loading and matching. A ``ValueError`` or ``TypeError``
-from the library (a malformed file, an unknown id) becomes a one-line error with exit code 2; the
-library's :class:`~handgrad.metrics.detection.DetectionEvalWarning` lines are shown as warnings.
+the mean. A progress bar (on stderr) follows loading and matching. Errors follow the CLI's one policy
+(:mod:`handgrad.cli._common`); the library's
+:class:`~handgrad.metrics.detection.DetectionEvalWarning` lines are shown as warnings. Per-class
+output is keyed by category id (names need not be unique), with the name beside it.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
+
+from handgrad._files import write_atomic
+from handgrad.cli._common import check_output_path, library_errors, progress, read_input
+
+__all__ = ["eval_app"]
 
 eval_app = typer.Typer(
     help="Evaluate detections: COCO (pycocotools' numbers) and PASCAL VOC.",
@@ -34,46 +37,28 @@ JsonOpt = Annotated[
 ]
 
 
-@contextmanager
-def _library_errors(err: Console) -> Iterator[None]:
-    """Library ValueError/TypeError -> one line on stderr and exit code 2; warnings shown."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            yield
-        except (ValueError, TypeError) as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(code=2) from None
-        finally:
-            for w in caught:
-                err.print(f"[yellow]warning:[/yellow] {w.message}", highlight=False, soft_wrap=True)
+def _fmt(x: float | None) -> str:
+    return "-" if x is None or math.isnan(x) else f"{x:.3f}"
 
 
-def _progress(err: Console) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    )
-
-
-def _fmt(x: float) -> str:
-    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
+def _num(x: float) -> float | None:
+    return None if math.isnan(x) else float(x)
 
 
 def _load(bar: Progress, gt_path: Path, det_path: Path) -> tuple[Any, Any]:
     from handgrad.metrics.detection import load_coco_ground_truth, load_detections
 
     task = bar.add_task("loading ground truth", total=2)
-    gt = load_coco_ground_truth(gt_path)
+    gt = read_input(load_coco_ground_truth, gt_path, "ground truth")
     bar.update(task, advance=1, description="loading detections")
-    dets = load_detections(det_path, gt)
+    dets = read_input(lambda p: load_detections(p, gt), det_path, "detections")
     bar.update(task, advance=1)
     bar.remove_task(task)
     return gt, dets
+
+
+def _inputs(ground_truth: Path, detections: Path) -> dict[str, Path]:
+    return {"ground truth": ground_truth, "detections": detections}
 
 
 @eval_app.command("coco")
@@ -86,55 +71,49 @@ def coco(
     """COCO bounding-box evaluation; the numbers equal pycocotools' COCOeval."""
     from handgrad.metrics.detection import coco_eval_state
 
-    out, err = Console(), Console(stderr=True)
-    with _library_errors(err):
-        with _progress(err) as bar:
+    out = Console()
+    with library_errors():
+        check_output_path(json_out, "--json", _inputs(ground_truth, detections))
+        with progress() as bar:
             gt, dets = _load(bar, ground_truth, detections)
             task = bar.add_task("matching", total=1.0)
-            report: Callable[[str, float], None] = lambda stage, f: bar.update(  # noqa: E731
-                task, completed=f, description=stage
+            state = coco_eval_state(
+                gt, dets, progress=lambda stage, f: bar.update(task, completed=f, description=stage)
             )
-            state = coco_eval_state(gt, dets, progress=report)
             bar.update(task, description="accumulating")
             result = state.accumulate()
-        lines = result.summary_lines()
-    for line in lines:
+    for line in result.summary_lines():
         out.print(line, highlight=False)
-    names = [gt.category_names.get(int(c), str(int(c))) for c in result.params.cat_ids]
-    ap = result.per_category_ap
-    ap50 = result.per_category_at(0.5) if 0.5 in result.params.iou_thrs else None
-    ap75 = result.per_category_at(0.75) if 0.75 in result.params.iou_thrs else None
+    ids = [int(c) for c in result.params.cat_ids]
+    names = [gt.category_names.get(c, str(c)) for c in ids]
+    ap = [float(a) for a in result.per_category_ap]
+    at = {
+        f"AP{round(t * 100)}": [float(a) for a in result.per_category_at(t)]
+        for t in (0.5, 0.75)
+        if t in result.params.iou_thrs
+    }
     if per_class:
         table = Table(title=f"AP per category (area all, maxDets {result.params.max_dets[-1]})")
         for col in ("id", "category", "AP", "AP50", "AP75"):
             table.add_column(col, justify="left" if col == "category" else "right")
-        for k, cat in enumerate(result.params.cat_ids):
-            table.add_row(
-                str(int(cat)),
-                names[k],
-                _fmt(float(ap[k])),
-                "-" if ap50 is None else _fmt(float(ap50[k])),
-                "-" if ap75 is None else _fmt(float(ap75[k])),
-            )
+        for k, (cat, name) in enumerate(zip(ids, names, strict=True)):
+            extra = [_fmt(at[c][k]) if c in at else "-" for c in ("AP50", "AP75")]
+            table.add_row(str(cat), name, _fmt(ap[k]), *extra)
         out.print(table)
     if json_out is not None:
-
-        def num(x: float) -> float | None:
-            return None if math.isnan(x) else float(x)
-
         payload = {
             "stats": result.stats,
             "per_class": {
-                names[k]: {
-                    "id": int(cat),
-                    "AP": num(float(ap[k])),
-                    "AP50": None if ap50 is None else num(float(ap50[k])),
-                    "AP75": None if ap75 is None else num(float(ap75[k])),
+                str(cat): {
+                    "name": name,
+                    "AP": _num(ap[k]),
+                    **{c: (_num(at[c][k]) if c in at else None) for c in ("AP50", "AP75")},
                 }
-                for k, cat in enumerate(result.params.cat_ids)
+                for k, (cat, name) in enumerate(zip(ids, names, strict=True))
             },
         }
-        json_out.write_text(json.dumps(payload, indent=2))
+        with library_errors():
+            write_atomic(json_out, json.dumps(payload, indent=2))
 
 
 @eval_app.command("voc")
@@ -154,9 +133,10 @@ def voc(
     """PASCAL VOC AP per class and mAP (``difficult`` boxes ignored)."""
     from handgrad.metrics.detection import voc_evaluate
 
-    out, err = Console(), Console(stderr=True)
-    with _library_errors(err):
-        with _progress(err) as bar:
+    out = Console()
+    with library_errors():
+        check_output_path(json_out, "--json", _inputs(ground_truth, detections))
+        with progress() as bar:
             gt, dets = _load(bar, ground_truth, detections)
             task = bar.add_task("matching", total=None)
             result = voc_evaluate(
@@ -176,4 +156,5 @@ def voc(
     out.print(table)
     out.print(f"mAP = {_fmt(result.mean_ap)}", highlight=False)
     if json_out is not None:
-        json_out.write_text(json.dumps(result.as_dict(), indent=2))
+        with library_errors():
+            write_atomic(json_out, json.dumps(result.as_dict(), indent=2))

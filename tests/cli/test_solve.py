@@ -64,6 +64,14 @@ def test_default_run_prints_and_writes_report(tmp_path, monkeypatch):
     assert "Q5." in result.output and "Q1." not in result.output
 
 
+def test_json_alone_writes_no_report(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["solve", "--question", "3", "--no-figures", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["summary"]["all_passed"] is True
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_question_option_range():
     result = runner.invoke(app, ["solve", "--question", "6"])
     assert result.exit_code == 2
