@@ -114,3 +114,27 @@ def test_absolute_floor_only_applies_near_zero_gradients():
     assert result.passed and result.error == 1.0 and result.max_abs < 1e-12
     # A wrong gradient of size 1e-6 is still caught.
     assert not check_grad(lambda a: float(np.sum(a**3) / 3), np.full(3, 1e-6), x).passed
+
+
+@given(
+    st.lists(st.floats(-3, 3), min_size=1, max_size=6),
+    st.data(),
+    st.sampled_from([np.nan, np.inf, -np.inf]),
+    st.floats(-1e3, 1e3),
+)
+def test_property_one_non_finite_element_always_fails_and_is_named(values, data, bad, wrong):
+    # The right gradient of sum(x^3/3) (x^2) with one element replaced by NaN or +-inf, and
+    # another element (maybe the same one) replaced by an arbitrary wrong value: never passes.
+    # A running max(m, nan) would keep m, so the non-finite element must be found first.
+    x = np.array(values)
+    g = x**2
+    i = data.draw(st.integers(0, x.size - 1))
+    j = data.draw(st.integers(0, x.size - 1))
+    g[j] = wrong
+    g[i] = bad
+    result = check_grad(lambda a: float(np.sum(a**3) / 3), g, x)
+    assert not result.passed
+    assert result.index == (i,) and result.error == np.inf
+    np.testing.assert_equal(result.analytic, bad)
+    with pytest.raises(GradCheckError, match=rf"non-finite gradient .* argument 0 at \({i},\)"):
+        assert_grad_close(lambda a: float(np.sum(a**3) / 3), g, x)

@@ -21,14 +21,17 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
+    "as_array",
     "as_float_array",
     "as_int_array",
+    "check_bool",
     "check_choice",
     "check_finite",
     "check_in_range",
     "check_ndim",
     "check_pair",
     "check_positive_int",
+    "check_real",
     "check_same_shape",
     "check_shape",
 ]
@@ -60,10 +63,7 @@ def as_float_array(x: ArrayLike, name: str, *, dtype: Any = None) -> NDArray[np.
     TypeError
         If ``x`` is not numeric (strings, objects, complex numbers).
     """
-    try:
-        arr = np.asarray(x)
-    except (TypeError, ValueError) as exc:  # ragged nested lists and similar
-        raise TypeError(f"{name} must be a numeric array; got {_describe(x)} ({exc})") from None
+    arr = as_array(x, name)
     if dtype is not None:
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"{name} must be a real numeric array; got dtype {arr.dtype}")
@@ -80,15 +80,61 @@ def as_float_array(x: ArrayLike, name: str, *, dtype: Any = None) -> NDArray[np.
 
 
 def as_int_array(x: ArrayLike, name: str) -> NDArray[np.integer]:
-    """Convert ``x`` to an int64 array; floats are accepted only when they hold whole numbers."""
-    arr = np.asarray(x)
-    if arr.dtype.kind in "iub":
+    """Convert ``x`` to an int64 array; floats are accepted only when they hold whole numbers.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is ragged or not numeric (strings, objects other than integers).
+    ValueError
+        For non-integer floats and for values outside int64 (uint64 above 2**63 - 1, floats of
+        magnitude 2**63 or more, large Python ints); the message shows the value as given.
+    """
+    arr = as_array(x, name, "an integer array")
+    if arr.dtype.kind in "ib":
+        return arr.astype(np.int64, copy=False)
+    if arr.dtype.kind == "u":
+        if arr.dtype.itemsize == 8 and arr.size and arr.max() > _INT64_MAX:
+            _raise_outside_int64(arr, arr > _INT64_MAX, name)
         return arr.astype(np.int64, copy=False)
     if arr.dtype.kind == "f":
         if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
             raise ValueError(f"{name} must hold whole numbers; got non-integer values")
+        outside = (arr < -(2.0**63)) | (arr >= 2.0**63)
+        if outside.any():
+            _raise_outside_int64(arr, outside, name)
+        return arr.astype(np.int64)
+    if arr.dtype == object and all(
+        isinstance(v, int | np.integer) and not isinstance(v, bool) for v in arr.flat
+    ):  # Python ints that NumPy could not fit in int64 or uint64
+        outside = np.vectorize(lambda v: not -(2**63) <= int(v) <= _INT64_MAX, otypes=[bool])(arr)
+        if outside.any():
+            _raise_outside_int64(arr, outside, name)
         return arr.astype(np.int64)
     raise TypeError(f"{name} must be an integer array; got dtype {arr.dtype}")
+
+
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+def _raise_outside_int64(arr: NDArray[Any], outside: NDArray[np.bool_], name: str) -> None:
+    """Raise ``ValueError`` naming the first value of ``arr`` that int64 cannot hold."""
+    where = tuple(int(i) for i in np.argwhere(outside)[0]) if arr.ndim else ()
+    value = arr[where]
+    value = value.item() if isinstance(value, np.generic | np.ndarray) else value
+    raise ValueError(
+        f"{name} must hold values in the int64 range [-2**63, 2**63 - 1]; got {value!r} "
+        f"at index {where}"
+    )
+
+
+def as_array(x: Any, name: str, expected: str = "a numeric array") -> NDArray[Any]:
+    """``np.asarray(x)``, with a ``TypeError`` naming ``name`` for ragged nested sequences."""
+    try:
+        return np.asarray(x)
+    except (TypeError, ValueError) as exc:  # ragged nested lists and similar
+        reason = "ragged: rows of different lengths" if "inhomogeneous" in str(exc) else exc
+        raise TypeError(f"{name} must be {expected}; got {_describe(x)} ({reason})") from None
 
 
 def check_finite(x: NDArray[Any], name: str) -> None:
@@ -181,6 +227,50 @@ def check_in_range(
         left = "(-inf" if low is None else ("[" if low_inclusive else "(") + f"{low}"
         right = "inf)" if high is None else f"{high}" + ("]" if high_inclusive else ")")
         raise ValueError(f"{name} must be in {left}, {right}; got {value!r}")
+
+
+def check_real(
+    value: Any,
+    name: str,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+    allow_0d: bool = False,
+) -> float:
+    """Return ``value`` as a float if it is a real number (not a string or bool) within the bounds.
+
+    Raises ``TypeError`` for anything that is not an int or float (``"0.5"``, ``None``, ``True``,
+    arrays) and ``ValueError`` for NaN, an infinity or a value outside the bounds. With
+    ``allow_0d=True`` a 0-d integer or floating array (``np.array(0.5)``) counts as its value.
+    """
+    if allow_0d and isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        value = value.item()
+    if isinstance(value, bool | np.bool_) or not isinstance(
+        value, int | float | np.integer | np.floating
+    ):
+        raise TypeError(f"{name} must be a real number; got {_describe(value)}")
+    try:
+        number = float(value)
+    except OverflowError:  # a Python int beyond the float range
+        raise ValueError(f"{name} must be a finite number; got {value!r}") from None
+    if not np.isfinite(number):
+        raise ValueError(f"{name} must be a finite number; got {number!r}")
+    check_in_range(
+        number, name, low, high, low_inclusive=low_inclusive, high_inclusive=high_inclusive
+    )
+    return number
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """Return ``value`` if it is ``True`` or ``False`` (a NumPy bool too); else ``TypeError``.
+
+    Strings such as ``"no"`` and numbers are refused: they would silently count as true.
+    """
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False; got {_describe(value)}")
+    return bool(value)
 
 
 def check_positive_int(value: Any, name: str, *, allow_zero: bool = False) -> int:

@@ -25,6 +25,22 @@ Clipping (in place, on a module's gradients or a list of arrays)
     ``torch.nn.utils.clip_grad_norm_``); returns :math:`\|g\|` before clipping.
     :func:`clip_grad_value`: :math:`g \leftarrow \mathrm{clip}(g, -v, v)` (min-char-rnn's
     ``np.clip``; ``torch.nn.utils.clip_grad_value_``).
+
+Arguments
+    Every hyper-parameter is a finite real number (``TypeError`` for a string, ``None``, a bool
+    or an array; ``ValueError`` for NaN, an infinity or a value out of range, naming it): lr,
+    momentum, weight_decay, lr_decay, initial_accumulator_value, eps, max_norm, clip_value
+    >= 0; dampening and each of betas in [0, 1] and [0, 1); norm_type > 0 or ``inf``. The flags
+    (nesterov, amsgrad, error_if_nonfinite) are bools.
+
+Non-finite gradients (deliberately not rejected)
+    ``step`` does not check the gradients' values: a NaN or an infinity in a gradient propagates
+    into its parameter (and into the optimizer's state, e.g. Adam's moments), exactly as in
+    ``torch.optim``. A check would cost a pass over every gradient at every step, and a diverged
+    run should show itself rather than be hidden; test ``np.isfinite`` on the loss (or use
+    ``clip_grad_norm(..., error_if_nonfinite=True)``) to stop early. The number, kind and shapes
+    of the gradients are checked: a list with one float array per parameter, each of the
+    parameter's shape.
 """
 
 from __future__ import annotations
@@ -36,7 +52,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from handgrad._checks import check_in_range
+from handgrad._checks import as_float_array, check_bool, check_real
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "clip_grad_norm", "clip_grad_value"]
 
@@ -53,12 +69,19 @@ def _grad_list(target: Any, name: str) -> list[Array]:
         return list(target.gradients())
     if isinstance(target, np.ndarray):
         target = [target]
-    if not isinstance(target, list | tuple) or not all(
-        isinstance(g, np.ndarray) and g.dtype.kind == "f" for g in target
-    ):
+    if not isinstance(target, list | tuple):
         raise TypeError(
             f"{name} must be a Module or a list of float arrays; got {type(target).__name__}"
         )
+    for k, g in enumerate(target):
+        if not (isinstance(g, np.ndarray) and g.dtype.kind == "f"):
+            got = f"an array of dtype {g.dtype}" if isinstance(g, np.ndarray) else type(g).__name__
+            raise TypeError(
+                f"{name} must be a Module or a list of float arrays (updated in place); "
+                f"{name}[{k}] is {got}"
+            )
+        if not g.flags.writeable:
+            raise ValueError(f"{name}[{k}] must be a writeable array (updated in place)")
     return list(target)
 
 
@@ -66,8 +89,7 @@ class Optimizer:
     """Base: holds the parameters, per-parameter state and hyper-parameters; ``step`` updates."""
 
     def __init__(self, params: Any, lr: float) -> None:
-        check_in_range(lr, "lr", 0.0, None)
-        self.lr = float(lr)
+        self.lr = check_real(lr, "lr", 0.0, None)
         if _is_module(params):
             self.module: Any = params
             self._params: list[Array] = []
@@ -93,7 +115,10 @@ class Optimizer:
     def step(self, grads: Sequence[Array] | None = None) -> None:
         """Update every parameter in place from its gradient.
 
-        ``grads`` is required (and only allowed) when the optimizer was built on a list of arrays.
+        ``grads`` is required (and only allowed) when the optimizer was built on a list of arrays:
+        a list (or tuple) with one real array per parameter, of the parameter's shape (cast to
+        the parameter's dtype). Gradient values are not checked: NaN and inf propagate into the
+        parameters, as in ``torch.optim`` (see the module docstring).
         """
         params = self.params
         if self.module is not None:
@@ -101,10 +126,18 @@ class Optimizer:
                 raise ValueError("grads must be None for an optimizer built on a Module")
             gs = list(self.module.gradients())
         else:
-            if grads is None or len(grads) != len(params):
-                got = "None" if grads is None else f"{len(grads)} arrays"
-                raise ValueError(f"grads must be a list of {len(params)} arrays; got {got}")
-            gs = [np.asarray(g) for g in grads]
+            if grads is None:
+                raise ValueError(f"grads must be a list of {len(params)} arrays; got None")
+            if not isinstance(grads, list | tuple):
+                raise TypeError(
+                    f"grads must be a list of {len(params)} arrays (one per parameter); "
+                    f"got {type(grads).__name__}"
+                )
+            if len(grads) != len(params):
+                raise ValueError(
+                    f"grads must be a list of {len(params)} arrays; got {len(grads)} arrays"
+                )
+            gs = [as_float_array(g, f"grads[{k}]") for k, g in enumerate(grads)]
             for k, (p, g) in enumerate(zip(params, gs, strict=True)):
                 if g.shape != p.shape:
                     raise ValueError(f"grads[{k}] must have shape {p.shape}; got {g.shape}")
@@ -131,15 +164,17 @@ class SGD(Optimizer):
         nesterov: bool = False,
     ) -> None:
         super().__init__(params, lr)
-        check_in_range(momentum, "momentum", 0.0, None)
-        check_in_range(weight_decay, "weight_decay", 0.0, None)
+        momentum = check_real(momentum, "momentum", 0.0, None)
+        dampening = check_real(dampening, "dampening", 0.0, 1.0)
+        weight_decay = check_real(weight_decay, "weight_decay", 0.0, None)
+        nesterov = check_bool(nesterov, "nesterov")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError(
                 f"nesterov needs momentum > 0 and dampening = 0; got momentum {momentum}, "
                 f"dampening {dampening}"
             )
-        self.momentum, self.dampening = float(momentum), float(dampening)
-        self.weight_decay, self.nesterov = float(weight_decay), bool(nesterov)
+        self.momentum, self.dampening = momentum, dampening
+        self.weight_decay, self.nesterov = weight_decay, nesterov
 
     def _update(self, p: Array, g: Array, state: dict[str, Any]) -> None:
         d = g + self.weight_decay * p if self.weight_decay else g
@@ -167,12 +202,10 @@ class Adagrad(Optimizer):
         eps: float = 1e-10,
     ) -> None:
         super().__init__(params, lr)
-        check_in_range(lr_decay, "lr_decay", 0.0, None)
-        check_in_range(weight_decay, "weight_decay", 0.0, None)
-        check_in_range(initial_accumulator_value, "initial_accumulator_value", 0.0, None)
-        check_in_range(eps, "eps", 0.0, None)
-        self.lr_decay, self.weight_decay = float(lr_decay), float(weight_decay)
-        self.initial, self.eps = float(initial_accumulator_value), float(eps)
+        self.lr_decay = check_real(lr_decay, "lr_decay", 0.0, None)
+        self.weight_decay = check_real(weight_decay, "weight_decay", 0.0, None)
+        self.initial = check_real(initial_accumulator_value, "initial_accumulator_value", 0.0, None)
+        self.eps = check_real(eps, "eps", 0.0, None)
 
     def _update(self, p: Array, g: Array, state: dict[str, Any]) -> None:
         if "sum" not in state:
@@ -204,14 +237,22 @@ class Adam(Optimizer):
         amsgrad: bool = False,
     ) -> None:
         super().__init__(params, lr)
-        if not (isinstance(betas, tuple | list) and len(betas) == 2):
-            raise TypeError(f"betas must be a pair of floats; got {betas!r}")
-        check_in_range(betas[0], "betas[0]", 0.0, 1.0, high_inclusive=False)
-        check_in_range(betas[1], "betas[1]", 0.0, 1.0, high_inclusive=False)
-        check_in_range(eps, "eps", 0.0, None)
-        check_in_range(weight_decay, "weight_decay", 0.0, None)
-        self.betas = (float(betas[0]), float(betas[1]))
-        self.eps, self.weight_decay, self.amsgrad = float(eps), float(weight_decay), bool(amsgrad)
+        if not isinstance(betas, tuple | list):
+            raise TypeError(
+                f"betas must be a pair (beta1, beta2) of floats; got {type(betas).__name__} "
+                f"{betas!r}"[:160]
+            )
+        if len(betas) != 2:
+            raise ValueError(
+                f"betas must be a pair (beta1, beta2) of floats; got {len(betas)} values"
+            )
+        self.betas = (
+            check_real(betas[0], "betas[0]", 0.0, 1.0, high_inclusive=False),
+            check_real(betas[1], "betas[1]", 0.0, 1.0, high_inclusive=False),
+        )
+        self.eps = check_real(eps, "eps", 0.0, None)
+        self.weight_decay = check_real(weight_decay, "weight_decay", 0.0, None)
+        self.amsgrad = check_bool(amsgrad, "amsgrad")
 
     def _update(self, p: Array, g: Array, state: dict[str, Any]) -> None:
         beta1, beta2 = self.betas
@@ -283,10 +324,15 @@ def clip_grad_norm(
         NaN, as in PyTorch).
     """
     gs = _grad_list(grads, "grads")
-    check_in_range(max_norm, "max_norm", 0.0, None)
-    q = float(norm_type)
-    if not (q == math.inf or q > 0):
-        raise ValueError(f"norm_type must be positive or inf; got {norm_type}")
+    max_norm = check_real(max_norm, "max_norm", 0.0, None)
+    if isinstance(norm_type, float | np.floating) and norm_type == math.inf:
+        q = math.inf
+    else:
+        try:
+            q = check_real(norm_type, "norm_type", 0.0, None, low_inclusive=False)
+        except ValueError:
+            raise ValueError(f"norm_type must be positive or inf; got {norm_type!r}") from None
+    error_if_nonfinite = check_bool(error_if_nonfinite, "error_if_nonfinite")
     if not gs:
         return 0.0
     if q == math.inf:
@@ -305,6 +351,6 @@ def clip_grad_norm(
 def clip_grad_value(grads: Any, clip_value: float) -> None:
     """Clamp every gradient element to ``[-clip_value, clip_value]`` in place."""
     gs = _grad_list(grads, "grads")
-    check_in_range(clip_value, "clip_value", 0.0, None)
+    clip_value = check_real(clip_value, "clip_value", 0.0, None)
     for g in gs:
         np.clip(g, -clip_value, clip_value, out=g)

@@ -44,7 +44,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from handgrad._checks import as_float_array, as_int_array, check_finite, check_positive_int
+from handgrad._checks import (
+    as_float_array,
+    as_int_array,
+    check_choice,
+    check_finite,
+    check_positive_int,
+)
 from handgrad.nn.gru import GRU
 from handgrad.nn.lstm import LSTM
 from handgrad.nn.module import Array
@@ -147,6 +153,7 @@ def gradient_terms(
     g = as_float_array(dE_dh, "dE_dh", dtype=rnn.dtype)
     if g.shape != (N, rnn.hidden_size):
         raise ValueError(f"dE_dh must have shape (N, H) = {(N, rnn.hidden_size)}; got {g.shape}")
+    check_finite(g, "dE_dh")
     rnn._forward_impl(xa[:t], states, None)
     assert rnn._cache is not None
     hs = rnn._cache["layers"][0][1]  # (t + 1, N, H)
@@ -339,6 +346,8 @@ def seed_formula_gradients(
         raise ValueError(
             f"targets must have shape ({I.shape[0]},) with values in [0, {C}); got {y}"
         )
+    for arr, label in ((Ua, "U"), (Wa, "W"), (Va, "V"), (I, "inputs"), (H0, "h0")):
+        check_finite(arr, label)
     # forward, column vectors: Hs[t] = H_t for t = 0 .. 3, Is[t] = I_t for t = 1 .. 3
     Hs = [H0]
     Is = [np.zeros(D)] + [I[k] for k in range(3)]
@@ -425,8 +434,11 @@ def truncated_bptt(
     callback : callable, optional
         ``callback(chunk_index, loss)`` after each update.
     """
+    from handgrad.nn.language_model import _check_training
     from handgrad.optim import clip_grad_norm, clip_grad_value
 
+    check_choice(reduction, "reduction", ("mean", "sum"))
+    _check_training(optimizer, clip_norm, clip_value, required=False, callback=callback)
     idx = model._tokens(tokens_in, "tokens_in")
     tgt = model._tokens(targets, "targets")
     if tgt.shape != idx.shape:

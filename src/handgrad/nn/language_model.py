@@ -15,6 +15,10 @@ Model (ASSIGNMENT.md Q1), for tokens :math:`w_1 .. w_T` with one-hot vectors :ma
   have the same shape. States are the recurrent layer's ((num_layers, N, H), a pair for LSTM).
 * ``reduction="mean"`` divides the summed cross-entropy by the number of predicted tokens
   (``torch.nn.functional.cross_entropy``'s default); ``"sum"`` is the assignment's E.
+* Checks, once per public call: tokens are integers in [0, vocab_size) (whole-number floats are
+  accepted; bools, strings and ragged lists are not), of shape (T,) or (T, N) with T, N >= 1;
+  ``dtype`` is float32 or float64; ``nonlinearity`` other than "tanh" needs ``cell="rnn"``;
+  clipping thresholds are finite non-negative reals, checked before any gradient is computed.
 
 Backward: :math:`\partial E_t / \partial (V H_t) = O_t - y_t` for all steps in one pass
 (:func:`handgrad.losses.softmax_cross_entropy_and_grad` over the T*N rows), one product for
@@ -36,18 +40,41 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from handgrad import _parallel
-from handgrad._checks import check_choice, check_in_range, check_positive_int
+from handgrad._checks import (
+    check_bool,
+    check_choice,
+    check_in_range,
+    check_positive_int,
+    check_real,
+)
 from handgrad.losses import softmax_cross_entropy_and_grad
 from handgrad.nn.gru import GRU
 from handgrad.nn.layers import Embedding, Linear, check_tokens
 from handgrad.nn.lstm import LSTM
-from handgrad.nn.module import Array, Module, make_rng
+from handgrad.nn.module import Array, Module, make_rng, param_dtype
 from handgrad.nn.recurrent import RecurrentBase
 from handgrad.nn.rnn import RNN
 
 __all__ = ["LanguageModel"]
 
 CELLS: dict[str, type[RecurrentBase]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+
+
+def _check_training(
+    optimizer: Any, clip_norm: Any, clip_value: Any, *, required: bool, callback: Any = None
+) -> None:
+    """Check a training call's optimizer, clipping thresholds and callback before any work."""
+    if (optimizer is not None or required) and not callable(getattr(optimizer, "step", None)):
+        raise TypeError(
+            f"optimizer must have a step() method (e.g. handgrad.optim.SGD); "
+            f"got {type(optimizer).__name__}"
+        )
+    if clip_norm is not None:
+        check_real(clip_norm, "clip_norm", 0.0, None)
+    if clip_value is not None:
+        check_real(clip_value, "clip_value", 0.0, None)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable; got {type(callback).__name__}")
 
 
 class LanguageModel(Module):
@@ -90,6 +117,14 @@ class LanguageModel(Module):
         check_choice(cell, "cell", tuple(CELLS))
         V = check_positive_int(vocab_size, "vocab_size")
         H = check_positive_int(hidden_size, "hidden_size")
+        check_choice(nonlinearity, "nonlinearity", ("tanh", "relu"))
+        if cell != "rnn" and nonlinearity != "tanh":
+            raise ValueError(
+                f"nonlinearity applies to cell='rnn' only; got nonlinearity={nonlinearity!r} "
+                f"with cell={cell!r}"
+            )
+        bias = check_bool(bias, "bias")
+        dtype = param_dtype(dtype)
         gen = make_rng(rng, seed)
         self.vocab_size, self.hidden_size, self.cell = V, H, cell
         self.embedding: Embedding | None = None
@@ -180,6 +215,7 @@ class LanguageModel(Module):
                 f"targets must have the shape of tokens_in {idx.shape}; got {tgt.shape}"
             )
         T = idx.shape[0]
+        check_positive_int(loss_from, "loss_from", allow_zero=True)
         check_in_range(loss_from, "loss_from", 0, T - 1)
         loss, finals = self._loss_and_grad(
             idx, tgt, self._state(state, idx.shape[1]), reduction, int(loss_from)
@@ -290,6 +326,13 @@ class LanguageModel(Module):
 
     def state_at(self, step: int) -> Any:
         """The state after ``step`` steps of the latest forward (0: the initial state)."""
+        cache = self.rnn._cache  # this module runs the first part of a split batch too
+        if cache is None:
+            raise ValueError("state_at called before any forward")
+        T = cache["shape"][0]
+        step = check_positive_int(step, "step", allow_zero=True)
+        if step > T:
+            raise ValueError(f"step must be in [0, T] = [0, {T}] (the latest forward); got {step}")
         return self.rnn._pack_state(self._states_at(step))
 
     # -- training -------------------------------------------------------------------------------
@@ -310,6 +353,7 @@ class LanguageModel(Module):
         """
         from handgrad.optim import clip_grad_norm, clip_grad_value
 
+        _check_training(optimizer, clip_norm, clip_value, required=True)
         self.zero_grad()
         loss, _, state_n = self.loss_and_grad(tokens_in, targets, state, reduction=reduction)
         if clip_value is not None:
@@ -341,6 +385,7 @@ class LanguageModel(Module):
         """
         from handgrad.nn.bptt import truncated_bptt
 
+        seq_length = check_positive_int(seq_length, "seq_length")
         idx = self._tokens(stream, "stream")
         if idx.shape[0] < 2:
             raise ValueError(f"stream must hold at least 2 tokens along time; got {idx.shape[0]}")

@@ -4,6 +4,7 @@ Layouts follow PyTorch: ``Linear.weight`` is (out_features, in_features) and
 :math:`y = x W^\top + b`; ``Embedding.weight`` is (num_embeddings, embedding_dim) and
 ``y = weight[tokens]`` (a row gather, the same as multiplying a one-hot matrix by ``weight``).
 Initialisation: Linear U(-1/sqrt(in), 1/sqrt(in)) for weight and bias; Embedding N(0, 1).
+Inputs and incoming gradients must be finite; tokens are integers (not bools) in [0, V).
 """
 
 from __future__ import annotations
@@ -13,8 +14,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from handgrad._checks import as_float_array, as_int_array, check_finite, check_positive_int
-from handgrad.nn.module import Array, Module, make_rng, uniform_init
+from handgrad._checks import (
+    as_array,
+    as_float_array,
+    as_int_array,
+    check_bool,
+    check_finite,
+    check_positive_int,
+)
+from handgrad.nn.module import Array, Module, make_rng, param_dtype, uniform_init
 
 __all__ = ["Embedding", "Linear", "sum_rows_by_index"]
 
@@ -73,9 +81,11 @@ class Linear(Module):
         super().__init__()
         D = check_positive_int(in_features, "in_features")
         C = check_positive_int(out_features, "out_features")
+        bias = check_bool(bias, "bias")
+        dtype = param_dtype(dtype)
         gen = make_rng(rng, seed)
         bound = 1.0 / np.sqrt(D)
-        self.in_features, self.out_features, self.bias = D, C, bool(bias)
+        self.in_features, self.out_features, self.bias = D, C, bias
         self.add_param("weight", uniform_init(gen, (C, D), bound, dtype))
         if bias:
             self.add_param("bias", uniform_init(gen, (C,), bound, dtype))
@@ -107,6 +117,7 @@ class Linear(Module):
         expected = (*self._x.shape[:-1], self.out_features)
         if g.shape != expected:
             raise ValueError(f"d_out must have shape {expected} (the output's); got {g.shape}")
+        check_finite(g, "d_out")
         return self._backward(g)
 
     def _backward(self, g: Array) -> Array:
@@ -138,6 +149,7 @@ class Embedding(Module):
         super().__init__()
         V = check_positive_int(num_embeddings, "num_embeddings")
         E = check_positive_int(embedding_dim, "embedding_dim")
+        dtype = param_dtype(dtype)
         gen = make_rng(rng, seed)
         self.num_embeddings, self.embedding_dim = V, E
         self.add_param("weight", gen.standard_normal((V, E)).astype(dtype))
@@ -160,6 +172,7 @@ class Embedding(Module):
         expected = (*self._tokens.shape, self.embedding_dim)
         if g.shape != expected:
             raise ValueError(f"d_out must have shape {expected} (the output's); got {g.shape}")
+        check_finite(g, "d_out")
         self._backward(g)
 
     def _backward(self, g: Array) -> None:
@@ -170,8 +183,15 @@ class Embedding(Module):
 
 
 def check_tokens(tokens: ArrayLike, name: str, vocab_size: int) -> NDArray[np.integer]:
-    """Integer array with every entry in [0, vocab_size); raise naming ``name`` otherwise."""
-    idx = as_int_array(tokens, name)
+    """Integer array with every entry in [0, vocab_size); raise naming ``name`` otherwise.
+
+    Floats holding whole numbers are accepted (as :func:`~handgrad._checks.as_int_array` does);
+    bools, strings, ragged lists and other non-integers raise ``TypeError``.
+    """
+    arr = as_array(tokens, name, "an integer array")
+    if arr.dtype.kind == "b":
+        raise TypeError(f"{name} must be an integer array of token ids; got dtype bool")
+    idx = as_int_array(arr, name)
     if idx.size and (idx.min() < 0 or idx.max() >= vocab_size):
         bad = idx[(idx < 0) | (idx >= vocab_size)][0]
         raise ValueError(f"{name} must hold integers in [0, {vocab_size}); got {bad}")

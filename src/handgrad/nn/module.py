@@ -8,7 +8,11 @@ Conventions
 * Gradients accumulate (``+=``) across backward calls, like torch's ``.grad``, until
   :meth:`Module.zero_grad`.
 * ``load_state_dict`` copies values into the existing arrays (so references held by an optimizer stay
-  valid), casting to the module's dtype; unknown, missing or misshaped entries raise ``ValueError``.
+  valid), casting to the module's dtype; unknown, missing, misshaped or non-finite entries (NaN,
+  inf, or a value that overflows the module's dtype) raise ``ValueError``, non-numeric ones
+  ``TypeError``, each naming the key; nothing is loaded unless every entry passes.
+* Parameters are float32 or float64: every constructor checks ``dtype`` (``TypeError`` otherwise),
+  since the layers' kernels and checks are written for those two.
 """
 
 from __future__ import annotations
@@ -20,11 +24,23 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from handgrad._checks import as_float_array
+from handgrad._checks import as_float_array, check_bool, check_finite, check_positive_int
 
-__all__ = ["Module", "make_rng", "uniform_init"]
+__all__ = ["Module", "make_rng", "param_dtype", "uniform_init"]
 
 Array = NDArray[np.floating]
+
+
+def param_dtype(dtype: Any) -> np.dtype[Any]:
+    """``dtype`` as a NumPy dtype if it is float32 or float64; else raise ``TypeError`` naming it."""
+    try:
+        dt = None if dtype is None else np.dtype(dtype)
+    except (TypeError, ValueError):  # not a dtype at all
+        dt = None
+    if dt is None or dt not in (np.float32, np.float64):
+        shown = dt if dt is not None else f"{type(dtype).__name__} {dtype!r}"[:120]
+        raise TypeError(f"dtype must be float32 or float64; got {shown}")
+    return dt
 
 
 def make_rng(rng: np.random.Generator | None, seed: int | None) -> np.random.Generator:
@@ -35,6 +51,8 @@ def make_rng(rng: np.random.Generator | None, seed: int | None) -> np.random.Gen
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
         return rng
+    if seed is not None:
+        seed = check_positive_int(seed, "seed", allow_zero=True)
     return np.random.default_rng(seed)
 
 
@@ -125,26 +143,49 @@ class Module:
         Parameters
         ----------
         state : mapping of str to array_like
-            Arrays keyed as in :meth:`state_dict` (NumPy arrays or anything ``np.asarray`` takes).
+            Arrays keyed as in :meth:`state_dict` (NumPy arrays or anything ``np.asarray`` takes),
+            real and finite, each of its parameter's shape.
         strict : bool
-            If true, ``state`` must hold exactly this module's keys.
+            If true, ``state`` must hold exactly this module's keys (unknown keys are an error
+            either way).
+
+        Raises
+        ------
+        TypeError
+            If ``state`` is not a mapping or an entry is not a real numeric array.
+        ValueError
+            For unknown or (strict) missing keys, a wrong shape, a NaN or an infinity, or a value
+            outside the range of the module's dtype. Nothing is loaded then.
         """
+        if not isinstance(state, Mapping):
+            raise TypeError(
+                f"state must be a mapping of parameter names to arrays; got {type(state).__name__}"
+            )
+        strict = check_bool(strict, "strict")
         params = self.params
-        unknown = sorted(set(state) - set(params))
-        missing = sorted(set(params) - set(state))
+        unknown = sorted(repr(k) for k in state if k not in params)
+        missing = sorted(repr(k) for k in set(params) - set(state))
         if unknown or (strict and missing):
             raise ValueError(
                 f"state keys must match the module's parameters {sorted(params)}; "
-                f"got unexpected {unknown} and missing {missing if strict else []}"
+                f"got unexpected [{', '.join(unknown)}] and missing "
+                f"[{', '.join(missing) if strict else ''}]"
             )
         converted = {}
         for name, value in state.items():
-            arr = as_float_array(value, f"state[{name!r}]")
+            label = f"state[{name!r}]"
+            arr = as_float_array(value, label)
             if arr.shape != params[name].shape:
+                raise ValueError(f"{label} must have shape {params[name].shape}; got {arr.shape}")
+            check_finite(arr, label)
+            with np.errstate(over="ignore"):  # an overflow shows as inf, reported below
+                cast = arr.astype(params[name].dtype, copy=False)
+            if not np.isfinite(cast).all():
                 raise ValueError(
-                    f"state[{name!r}] must have shape {params[name].shape}; got {arr.shape}"
+                    f"{label} must fit the module's dtype {cast.dtype} (largest magnitude "
+                    f"{np.finfo(cast.dtype).max:.6g}); got {float(np.max(np.abs(arr))):.6g}"
                 )
-            converted[name] = arr
+            converted[name] = cast
         for name, arr in converted.items():  # only after every check passed
             params[name][...] = arr
 
@@ -167,9 +208,7 @@ class Module:
 
     def astype(self, dtype: Any) -> Module:
         """Convert every parameter and gradient to ``dtype`` (float32 or float64), in place."""
-        dt = np.dtype(dtype)
-        if dt not in (np.float32, np.float64):
-            raise TypeError(f"dtype must be float32 or float64; got {dt}")
+        dt = param_dtype(dtype)
         for name in list(self._params):
             self._params[name] = self._params[name].astype(dt)
             self._grads[name] = self._grads[name].astype(dt)

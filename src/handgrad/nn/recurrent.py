@@ -16,6 +16,9 @@ Conventions (PyTorch's)
   output's shape, d_state_n the final state's (None, or None entries, mean zero); ``grads``
   accumulate; backward uses the latest forward and returns the gradient w.r.t. the initial state
   even when forward used the default zeros.
+* Checks: sizes are positive ints, ``bias`` and ``batch_first`` bools, ``dtype`` float32 or
+  float64. ``x``, the initial state and the incoming gradients (``d_out``, ``d_state_n``) must be
+  finite, of the shapes above (``ValueError`` naming the argument otherwise).
 
 Backward through time, for one layer with pre-activations
 :math:`a_t = W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh}` (GRU: see ``gru.py``): the cell's
@@ -34,9 +37,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from handgrad._checks import as_float_array, as_int_array, check_finite, check_positive_int
+from handgrad._checks import (
+    as_float_array,
+    as_int_array,
+    check_bool,
+    check_finite,
+    check_positive_int,
+)
 from handgrad.nn.layers import sum_rows_by_index
-from handgrad.nn.module import Array, Module, make_rng, uniform_init
+from handgrad.nn.module import Array, Module, make_rng, param_dtype, uniform_init
 
 __all__ = ["RecurrentBase"]
 
@@ -65,8 +74,9 @@ class RecurrentBase(Module):
         self.input_size = check_positive_int(input_size, "input_size")
         self.hidden_size = H = check_positive_int(hidden_size, "hidden_size")
         self.num_layers = check_positive_int(num_layers, "num_layers")
-        self.bias = bool(bias)
-        self.batch_first = bool(batch_first)
+        self.bias = check_bool(bias, "bias")
+        self.batch_first = check_bool(batch_first, "batch_first")
+        dtype = param_dtype(dtype)
         gen = make_rng(rng, seed)
         bound = 1.0 / np.sqrt(H)
         GH = self.num_gates * H
@@ -131,6 +141,7 @@ class RecurrentBase(Module):
         want = (N, T, H) if self.batch_first else (T, N, H)
         if g.shape != want:
             raise ValueError(f"d_out must have the output's shape {want}; got {g.shape}")
+        check_finite(g, "d_out")
         if self.batch_first:
             g = g.transpose(1, 0, 2)
         dstates = self._check_state(d_state_n, N, "d_state_n")
