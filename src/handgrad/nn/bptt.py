@@ -155,8 +155,7 @@ def gradient_terms(
         raise ValueError(f"dE_dh must have shape (N, H) = {(N, rnn.hidden_size)}; got {g.shape}")
     check_finite(g, "dE_dh")
     rnn._forward_impl(xa[:t], states, None)
-    assert rnn._cache is not None
-    hs = rnn._cache["layers"][0][1]  # (t + 1, N, H)
+    hs = rnn.trace.layers[0].hidden  # (t + 1, N, H)
     w_hh = rnn._params["weight_hh_l0"]
     h = hs[1:]
     deriv = (h > 0).astype(h.dtype) if rnn.nonlinearity == "relu" else 1 - h * h  # (t, N, H)
@@ -218,8 +217,8 @@ def step_jacobians(layer: RecurrentBase, x: ArrayLike, state: Any = None) -> Arr
     _single_layer(layer, (RNN, LSTM, GRU), "layer")
     xa, states = _sequence(layer, x, state)
     layer._forward_impl(xa, states, None)
-    assert layer._cache is not None
-    _, hs, cache = layer._cache["layers"][0]
+    trace = layer.trace.layers[0]
+    hs, cache = trace.hidden, trace.kernel
     H = layer.hidden_size
     W = layer._params["weight_hh_l0"]
     if isinstance(layer, LSTM):

@@ -32,6 +32,7 @@ over all steps,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -47,9 +48,42 @@ from handgrad._checks import (
 from handgrad.nn.layers import sum_rows_by_index
 from handgrad.nn.module import Array, Module, make_rng, param_dtype, uniform_init
 
-__all__ = ["RecurrentBase"]
+__all__ = ["ForwardTrace", "LayerTrace", "RecurrentBase"]
 
 States = tuple[Array, ...]  # (h,) or (h, c), each (num_layers, N, H)
+
+
+@dataclass(frozen=True)
+class LayerTrace:
+    """What one layer's forward keeps for its backward.
+
+    Attributes
+    ----------
+    inputs : (T, N, D_k) array, or None
+        The layer's input (None for a first layer fed token ids, which gathers columns).
+    hidden : (T + 1, N, H) array
+        Hidden states h_0 .. h_T (h_0 the initial state).
+    kernel : dict
+        The cell's own arrays (gate activations, cell states, ...; see each cell's module).
+    """
+
+    inputs: Array | None
+    hidden: Array
+    kernel: Any
+
+
+@dataclass(frozen=True)
+class ForwardTrace:
+    """The latest forward of a recurrent layer: one :class:`LayerTrace` per layer, bottom first.
+
+    ``mask`` (T, N, 1) marks the real steps when ``lengths`` was given; ``tokens`` (T, N) are the
+    token ids when the first layer gathered columns; ``shape`` is (T, N, H).
+    """
+
+    layers: tuple[LayerTrace, ...]
+    mask: NDArray[np.bool_] | None
+    tokens: NDArray[np.integer] | None
+    shape: tuple[int, int, int]
 
 
 class RecurrentBase(Module):
@@ -87,7 +121,7 @@ class RecurrentBase(Module):
             if self.bias:
                 self.add_param(f"bias_ih_l{k}", uniform_init(gen, (GH,), bound, dtype))
                 self.add_param(f"bias_hh_l{k}", uniform_init(gen, (GH,), bound, dtype))
-        self._cache: dict[str, Any] | None = None
+        self._trace: ForwardTrace | None = None
 
     # -- one layer's kernels (subclasses) -------------------------------------------------------
     def _input_bias(self, b_ih: Array, b_hh: Array) -> Array:
@@ -132,11 +166,18 @@ class RecurrentBase(Module):
         out = out.copy() if mask is None else out  # never hand out a view of the cache
         return self._present(out), self._pack_state(finals)
 
+    @property
+    def trace(self) -> ForwardTrace:
+        """What the latest forward kept (hidden states of every layer, the cells' arrays)."""
+        if self._trace is None:
+            raise ValueError("no forward has run yet: call the layer on an input first")
+        return self._trace
+
     def backward(self, d_out: ArrayLike, d_state_n: Any = None) -> tuple[Array, Any]:
         """``dx, dstate0 = backward(dL/d(output), dL/d(final state))``; accumulates ``grads``."""
-        if self._cache is None:
+        if self._trace is None:
             raise ValueError("backward called before forward")
-        T, N, H = self._cache["shape"]
+        T, N, H = self._trace.shape
         g = as_float_array(d_out, "d_out", dtype=self.dtype)
         want = (N, T, H) if self.batch_first else (T, N, H)
         if g.shape != want:
@@ -247,9 +288,9 @@ class RecurrentBase(Module):
             hs, final, cache = self._layer_forward(xw, state0, w_hh, b_hh, mask)
             for j, s in enumerate(final):
                 finals[j].append(s)
-            layers.append((inp, hs, cache))
+            layers.append(LayerTrace(inp, hs, cache))
             inp = hs[1:] if mask is None else hs[1:] * mask
-        self._cache = {"layers": layers, "mask": mask, "tokens": tokens, "shape": (T, N, H)}
+        self._trace = ForwardTrace(tuple(layers), mask, tokens, (T, N, H))
         assert inp is not None
         return inp, tuple(np.stack(f) for f in finals)
 
@@ -257,19 +298,19 @@ class RecurrentBase(Module):
         self, d_out: Array, dstates_n: tuple[Array | None, ...], need_dx: bool = True
     ) -> tuple[Array | None, States]:
         """Backward over every layer (top first); accumulates ``grads``; returns dx and dstate0."""
-        cache = self._cache
-        assert cache is not None
-        T, N, H = cache["shape"]
-        mask, tokens = cache["mask"], cache["tokens"]
+        trace = self.trace
+        T, N, H = trace.shape
+        mask, tokens = trace.mask, trace.tokens
         G = self.num_gates * H
         grads = self._grads
         g = d_out if mask is None else d_out * mask
         dstate0: list[list[Array]] = [[] for _ in range(self.num_states)]
         for k in range(self.num_layers - 1, -1, -1):
-            inp, hs, lcache = cache["layers"][k]
+            layer = trace.layers[k]
+            inp, hs = layer.inputs, layer.hidden
             w_ih, w_hh, _, _ = self._weights(k)
             dn = tuple(None if d is None else d[k] for d in dstates_n)
-            d_ih, d_hh, d0 = self._layer_backward(g, dn, lcache, w_hh)
+            d_ih, d_hh, d0 = self._layer_backward(g, dn, layer.kernel, w_hh)
             for j, s in enumerate(d0):
                 dstate0[j].append(s)
             d_ih2 = d_ih.reshape(T * N, G)
@@ -279,6 +320,7 @@ class RecurrentBase(Module):
                 rows = sum_rows_by_index(tokens.reshape(-1), d_ih2, self.input_size)  # (V, G)
                 grads["weight_ih_l0"] += rows.T
             else:
+                assert inp is not None  # only a token-fed first layer keeps no input
                 grads[f"weight_ih_l{k}"] += np.dot(d_ih2.T, inp.reshape(T * N, -1))
             grads[f"weight_hh_l{k}"] += np.dot(d_hh2.T, hs[:-1].reshape(T * N, H))
             if self.bias:
@@ -293,8 +335,7 @@ class RecurrentBase(Module):
 
     def _state_at(self, step: int) -> States:
         """States (num_layers, N, H) after ``step`` steps of the latest forward (0: initial)."""
-        assert self._cache is not None
         return tuple(
-            np.stack([lay[2]["states"][j][step] for lay in self._cache["layers"]])
+            np.stack([lay.kernel["states"][j][step] for lay in self.trace.layers])
             for j in range(self.num_states)
         )
