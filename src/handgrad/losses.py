@@ -36,9 +36,11 @@ from numpy.typing import ArrayLike, NDArray
 
 from handgrad import _sigmoid_focal, _softmax_focal
 from handgrad._checks import (
+    as_array,
     as_float_array,
     as_int_array,
     check_finite,
+    check_real,
     check_same_shape,
     check_shape,
 )
@@ -74,14 +76,9 @@ Loss = Array | np.floating
 
 
 def _real(value: Any, name: str) -> float:
-    """``value`` as a finite float, or a ``TypeError`` / ``ValueError`` naming it."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        if not (isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf"):
-            raise TypeError(f"{name} must be a real number; got {type(value).__name__} {value!r}")
-    out = float(value)
-    if not np.isfinite(out):
-        raise ValueError(f"{name} must be a finite number; got {value!r}")
-    return out
+    """``value`` (a real number or a 0-d numeric array) as a finite float, or a ``TypeError``
+    (strings, None, bools, arrays) / ``ValueError`` (NaN, inf) naming it."""
+    return check_real(value, name, allow_0d=True)
 
 
 def _gamma(gamma: Any) -> float:
@@ -104,16 +101,22 @@ def _class_inputs(logits: ArrayLike, targets: ArrayLike) -> tuple[Array, NDArray
     if sizes["C"] < 1:
         raise ValueError(f"logits must have shape (N, C) with C >= 1 classes; got {z.shape}")
     _finite_logits(z)
-    y = as_int_array(targets, "targets")
+    raw = as_array(targets, "targets", "an integer array")
+    if raw.dtype.kind == "u" and raw.size:  # range first: uint64 above 2**63 wraps in int64
+        _check_classes(int(raw.min()), int(raw.max()), sizes["C"])
+    y = as_int_array(raw, "targets")
     check_shape(y, "targets", ("N",), sizes)
     if y.size:
-        lo, hi = int(y.min()), int(y.max())
-        if lo < 0 or hi >= sizes["C"]:
-            raise ValueError(
-                f"targets must be class indices in [0, {sizes['C'] - 1}] (C = {sizes['C']}); "
-                f"got values in [{lo}, {hi}]"
-            )
+        _check_classes(int(y.min()), int(y.max()), sizes["C"])
     return z, y
+
+
+def _check_classes(lo: int, hi: int, C: int) -> None:
+    """Raise ``ValueError`` unless the targets' range [lo, hi] lies in [0, C)."""
+    if lo < 0 or hi >= C:
+        raise ValueError(
+            f"targets must be class indices in [0, {C - 1}] (C = {C}); got values in [{lo}, {hi}]"
+        )
 
 
 def _binary_inputs(
@@ -126,7 +129,7 @@ def _binary_inputs(
     """
     x = as_float_array(logits, "logits")
     _finite_logits(x)
-    t = np.asarray(targets)
+    t = as_array(targets, "targets", "a real numeric array")
     if t.dtype.kind not in "biuf":
         raise TypeError(f"targets must be a real numeric array; got dtype {t.dtype}")
     check_same_shape(x, "logits", t, "targets")
@@ -144,7 +147,7 @@ def _alpha_weights(alpha: Any, y: NDArray[np.integer], C: int, dtype: np.dtype) 
     """Per-sample weights a_{y_i} (N,) from alpha = None, a scalar >= 0 or per-class weights (C,)."""
     if alpha is None:
         return None
-    a = np.asarray(alpha)
+    a = as_array(alpha, "alpha", "None, a number or per-class weights (C,)")
     if a.ndim == 0:
         a_val = _real(alpha, "alpha")
         if a_val < 0:

@@ -226,7 +226,13 @@ def test_class_without_positives_is_nan_and_left_out():
     dets = [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.5}]
     ev = voc_evaluate(gt, dets)
     assert ev.ap[0] == 1.0 and np.isnan(ev.ap[1]) and ev.mean_ap == 1.0
-    assert ev.as_dict() == {"mAP": 1.0, "AP": {"a": 1.0, "b": None}}
+    assert ev.as_dict() == {
+        "mAP": 1.0,
+        "per_class": {
+            "1": {"name": "a", "AP": 1.0, "n_positives": 1},
+            "2": {"name": "b", "AP": None, "n_positives": 0},
+        },
+    }
 
 
 def test_bad_arguments():

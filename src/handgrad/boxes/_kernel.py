@@ -349,7 +349,9 @@ def fused_iou_loss(
             _block_to_xyxy(tb, fmt)
             gb = None if gbuf is None else gbuf[:, :m]
             try:
-                _block(pb, tb, kind, e, mode, scale, loss[i0:i1], gb)
+                # huge coordinates overflow (area, squared diagonal): reported below, by rows
+                with np.errstate(over="ignore", invalid="ignore"):
+                    _block(pb, tb, kind, e, mode, scale, loss[i0:i1], gb)
             except _InvalidBlock:
                 check_valid_boxes(pred, "pred", fmt)
                 check_valid_boxes(target, "target", fmt)
@@ -357,10 +359,14 @@ def fused_iou_loss(
                     f"pred and target (fmt {fmt!r}) overflow when converted to corners in rows "
                     f"{i0}..{i1 - 1}; their coordinates are too large for {dtype}"
                 ) from None
-            if not np.isfinite(loss[i0:i1].sum()):  # squares of huge sizes overflow the dtype
+            # squares of huge sizes overflow the dtype
+            bad = "loss" if not np.isfinite(loss[i0:i1].sum()) else None
+            if bad is None and gb is not None and not np.isfinite(gb.sum()):
+                bad = "gradient"
+            if bad is not None:
                 raise ValueError(
                     f"pred and target have coordinates too large for {dtype} in rows "
-                    f"{i0}..{i1 - 1}: the loss overflows (use float64 or rescale the boxes)"
+                    f"{i0}..{i1 - 1}: the {bad} overflows (use float64 or rescale the boxes)"
                 )
             if gb is not None and grad is not None:
                 xyxy_grad_to_fmt(gb, fmt)

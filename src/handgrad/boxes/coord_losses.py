@@ -6,8 +6,10 @@ numbers of each box; ``reduction="mean"`` averages over boxes. Their gradients a
 ``pred`` in ``fmt``: with :math:`J = \partial(c_x, c_y, w, h) / \partial \text{pred}` (constant,
 :func:`handgrad.boxes.box_convert_jacobian`), :math:`\nabla_{pred} L = \nabla_{cxcywh} L\, J`.
 
-Unlike the IoU family these accept any finite boxes (negative sizes included): the losses are
-plain functions of four numbers.
+Unlike the IoU family these accept any finite boxes (negative sizes included, so x2 < x1 is
+fine): the losses are plain functions of four numbers. NaN or infinite coordinates, and
+coordinates so large that the differences or the loss overflow the dtype, raise ``ValueError``;
+``beta`` is a finite real number >= 0 (strings, None and bools raise ``TypeError``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from handgrad._checks import check_finite, check_in_range
+from handgrad._checks import check_finite, check_real
 from handgrad._reduction import apply_reduction, check_reduction, reduction_scale
 from handgrad.boxes.formats import (
     as_boxes,
@@ -53,18 +55,31 @@ def _differences(
     check_finite(t, "target")
     dtype = np.result_type(p.dtype, t.dtype)
     d = np.empty(p.shape, dtype=dtype)  # (N, 4) cxcywh(pred) - cxcywh(target)
-    pc = from_xyxy_columns(*to_xyxy_columns(p[:, 0], p[:, 1], p[:, 2], p[:, 3], fmt), "cxcywh")
-    tc = from_xyxy_columns(*to_xyxy_columns(t[:, 0], t[:, 1], t[:, 2], t[:, 3], fmt), "cxcywh")
-    for k in range(4):
-        np.subtract(pc[k], tc[k], out=d[:, k])
+    with np.errstate(over="ignore", invalid="ignore"):  # huge coordinates: reported below
+        pc = from_xyxy_columns(*to_xyxy_columns(p[:, 0], p[:, 1], p[:, 2], p[:, 3], fmt), "cxcywh")
+        tc = from_xyxy_columns(*to_xyxy_columns(t[:, 0], t[:, 1], t[:, 2], t[:, 3], fmt), "cxcywh")
+        for k in range(4):
+            np.subtract(pc[k], tc[k], out=d[:, k])
     return d, box_convert_jacobian(fmt, "cxcywh").astype(dtype)
+
+
+def _check_overflow(loss: FloatArray, dtype: np.dtype) -> None:
+    """Raise ``ValueError`` naming the first row whose loss overflowed ``dtype``."""
+    if loss.size and not np.isfinite(loss.sum()):
+        row = int(np.flatnonzero(~np.isfinite(loss))[0])
+        raise ValueError(
+            f"pred and target have coordinates too large for {dtype} at row {row}: the "
+            "(cx, cy, w, h) differences or their squares overflow (rescale the boxes)"
+        )
 
 
 def _l2(
     pred: ArrayLike, target: ArrayLike, reduction: str, fmt: str, want_grad: bool
 ) -> tuple[Loss, FloatArray | None]:
     d, jac = _differences(pred, target, reduction, fmt)
-    loss = np.einsum("nk,nk->n", d, d)  # (N,) sum of squared differences
+    with np.errstate(over="ignore", invalid="ignore"):
+        loss = np.einsum("nk,nk->n", d, d)  # (N,) sum of squared differences
+    _check_overflow(loss, d.dtype)
     grad = None
     if want_grad:
         s = d.dtype.type(2 * reduction_scale(d.shape[0], reduction))
@@ -120,17 +135,19 @@ def _smooth_l1(
     fmt: str,
     want_grad: bool,
 ) -> tuple[Loss, FloatArray | None]:
-    check_in_range(float(beta), "beta", 0.0, None)
+    beta = check_real(beta, "beta", 0.0, None, allow_0d=True)
     d, jac = _differences(pred, target, reduction, fmt)
     ad = np.abs(d)  # (N, 4)
-    if beta == 0:
-        per = ad  # (N, 4) plain L1 (torch dispatches beta = 0 to l1_loss)
-        quad = np.zeros(d.shape, dtype=bool)
-    else:
-        b = d.dtype.type(beta)
-        quad = ad < b  # (N, 4) inside the quadratic zone
-        per = np.where(quad, 0.5 * d * d / b, ad - 0.5 * b)
-    loss = per.sum(axis=1)  # (N,)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if beta == 0:
+            per = ad  # (N, 4) plain L1 (torch dispatches beta = 0 to l1_loss)
+            quad = np.zeros(d.shape, dtype=bool)
+        else:
+            b = d.dtype.type(beta)
+            quad = ad < b  # (N, 4) inside the quadratic zone
+            per = np.where(quad, 0.5 * d * d / b, ad - 0.5 * b)
+        loss = per.sum(axis=1)  # (N,)
+    _check_overflow(loss, d.dtype)
     grad = None
     if want_grad:
         s = d.dtype.type(reduction_scale(d.shape[0], reduction))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from handgrad._checks import as_float_array, check_finite, check_in_range, check_positive_int
+from handgrad._checks import as_float_array, check_finite, check_positive_int, check_real
 from handgrad.boxes.formats import box_convert, check_fmt
 from handgrad.boxes.pairwise import iou_family
 
@@ -151,7 +151,7 @@ def same_l2_boxes(
     SameL2Boxes
     """
     g = _gt_box(gt, fmt)
-    check_in_range(float(l2), "l2", 0.0, None, low_inclusive=False)
+    l2 = check_real(l2, "l2", 0.0, None, low_inclusive=False, allow_0d=True)
     n = check_positive_int(n, "n")
     r = float(np.sqrt(l2))
     size = g[2:]
@@ -195,7 +195,7 @@ def same_iou_boxes(
         Format of ``gt``; returned boxes are (cx, cy, w, h).
     """
     g = _gt_box(gt, fmt)
-    check_in_range(float(iou), "iou", 0.0, 1.0, low_inclusive=False)
+    iou = check_real(iou, "iou", 0.0, 1.0, low_inclusive=False, allow_0d=True)
     s = as_float_array(scales, "scales", dtype=np.float64).reshape(-1)
     check_finite(s, "scales")
     if not np.all(s > 0):

@@ -14,7 +14,9 @@ Conventions
 * Boxes must be finite with non-negative sizes (x2 >= x1, y2 >= y1; w, h >= 0), in ``pred`` and in
   ``target``; zero sizes (segments, points) are allowed. Anything else raises ``ValueError``
   naming the argument and the row: torchvision does not check, and an inverted box silently
-  gives a meaningless loss there.
+  gives a meaningless loss there. Coordinates so large that the loss or its gradient overflows
+  the dtype raise ``ValueError`` too. ``eps`` is a finite real number >= 0 (> 0 for
+  ``log_iou_loss``); strings, None and bools raise ``TypeError``.
 * float32 in, float32 out (computed in float32, like torch); mixed dtypes use the wider one.
 * Min / max ties split the gradient equally (torch's rule); the intersection uses torchvision's
   strict mask (touching boxes: zero intersection and zero intersection gradient). Degenerate
@@ -30,7 +32,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from handgrad._checks import check_choice, check_in_range
+from handgrad._checks import check_choice, check_real
 from handgrad._reduction import check_reduction
 from handgrad.boxes._kernel import CIOU_MODES, fused_iou_loss
 from handgrad.boxes.formats import as_boxes, check_fmt
@@ -71,9 +73,7 @@ def _run(
     check_reduction(reduction)
     check_fmt(fmt)
     check_choice(mode, "mode", CIOU_MODES)
-    if isinstance(eps, bool) or not isinstance(eps, int | float | np.floating | np.integer):
-        raise TypeError(f"eps must be a real number; got {type(eps).__name__} {eps!r}")
-    check_in_range(float(eps), "eps", 0.0, None, low_inclusive=kind != "log_iou")
+    eps = check_real(eps, "eps", 0.0, None, low_inclusive=kind != "log_iou", allow_0d=True)
     sizes: dict[str, int] = {}
     p = as_boxes(pred, "pred", ("N", 4), sizes)
     t = as_boxes(target, "target", ("N", 4), sizes)

@@ -20,7 +20,9 @@ Degenerate boxes: a zero denominator (two zero-area boxes: U = 0; a zero-area en
 C = 0; two coincident points with eps = 0) comes with a zero numerator, and the quotient is 0.
 So the IoU of two zero-area boxes is 0 and their GIoU is -1 when the enclosing box has an
 area, 0 otherwise; torchvision returns NaN there. Inputs must be finite with x2 >= x1 and
-y2 >= y1 (``ValueError`` otherwise; torchvision documents the same requirement).
+y2 >= y1 (``ValueError`` otherwise; torchvision documents the same requirement), and small
+enough that areas and squared distances stay finite in their dtype (``ValueError`` naming the
+pair otherwise). ``eps`` is a finite real number >= 0.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from handgrad._checks import check_in_range
+from handgrad._checks import check_real
 from handgrad.boxes.formats import as_boxes, check_fmt, check_valid_boxes, to_xyxy_columns
 
 __all__ = ["box_iou", "complete_box_iou", "distance_box_iou", "generalized_box_iou"]
@@ -79,15 +81,23 @@ def _xyxy(b: FloatArray, fmt: str) -> FloatArray:
 
 def _pairwise(boxes1: ArrayLike, boxes2: ArrayLike, eps: float, fmt: str, what: str) -> FloatArray:
     check_fmt(fmt)
-    check_in_range(float(eps), "eps", 0.0, None)
+    eps = check_real(eps, "eps", 0.0, None, allow_0d=True)
     b1 = as_boxes(boxes1, "boxes1", ("N", 4), {})
     b2 = as_boxes(boxes2, "boxes2", ("M", 4), {})
     check_valid_boxes(b1, "boxes1", fmt)
     check_valid_boxes(b2, "boxes2", fmt)
     dtype = np.result_type(b1.dtype, b2.dtype)
-    c1 = _xyxy(b1.astype(dtype, copy=False), fmt)  # (N, 4)
-    c2 = _xyxy(b2.astype(dtype, copy=False), fmt)  # (M, 4)
-    out = iou_family(c1[:, None, :], c2[None, :, :], dtype.type(eps), what)  # (N, M)
+    with np.errstate(over="ignore", invalid="ignore"):  # huge coordinates: reported below
+        c1 = _xyxy(b1.astype(dtype, copy=False), fmt)  # (N, 4)
+        c2 = _xyxy(b2.astype(dtype, copy=False), fmt)  # (M, 4)
+        out = iou_family(c1[:, None, :], c2[None, :, :], dtype.type(eps), what)  # (N, M)
+    if out.size and not np.isfinite(out.sum()):
+        i, j = (int(k) for k in np.argwhere(~np.isfinite(out))[0])
+        raise ValueError(
+            f"boxes1 and boxes2 have coordinates too large for {dtype}: areas or squared "
+            f"distances overflow for boxes1[{i}] = {b1[i].tolist()} and boxes2[{j}] = "
+            f"{b2[j].tolist()} (rescale the boxes)"
+        )
     return out.astype(dtype, copy=False)
 
 

@@ -6,6 +6,15 @@ Conventions (PyTorch's): NCHW input (an unbatched CHW input is accepted), conv2d
 ``*_backward(grad_out, x, weight, ...)`` returns ``(dx, dweight, dbias)`` with dbias = grad_out summed
 over N, H, W. float32 stays float32, float64 stays float64 (mixed inputs follow NumPy's promotion).
 
+Checks: arguments are checked once, before anything is allocated (errors name the argument).
+Zero-size spatial inputs, channel counts that ``groups`` does not divide and kernels larger than
+the padded input raise ``ValueError``; an empty batch (N = 0) gives an empty output. No array of
+a call may hold more than 2**32 elements per sample (output, padded input, im2col columns, the
+uncropped transposed output): ``padding=10**6`` raises a ``ValueError`` naming the arguments
+instead of trying to allocate terabytes. A stride along an axis with a single window, or a
+dilation of a size-1 kernel, cannot change the result; any value is accepted there (2**70 too).
+NaN and inf in ``x`` or ``weight`` propagate as in PyTorch.
+
 Speed: im2col / col2im + BLAS GEMMs; with threadpoolctl installed, large batches are split over
 as many threads as BLAS may use (every stage in parallel, BLAS held at one thread meanwhile).
 

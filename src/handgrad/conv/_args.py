@@ -6,7 +6,8 @@ computational kernels trust what they receive.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -24,14 +25,62 @@ from handgrad.conv.arithmetic import conv_transpose_output_size
 FloatArray = NDArray[np.floating]
 
 __all__ = [
+    "MAX_SAMPLE_ELEMENTS",
     "Geometry",
     "as_1d_arrays",
     "bias_grad",
     "check_grad_out",
+    "check_sample_sizes",
+    "clamp_unused",
     "prepare_conv2d",
     "prepare_conv_transpose2d",
     "prepare_kernel_args",
 ]
+
+# The most elements any one array of a call may hold per sample (the output, the padded input,
+# the im2col columns, the uncropped transposed output): 2**32, 32 GiB in float64. Checked with
+# Python integers before anything is allocated, so padding=10**6 is a ValueError naming the
+# arguments instead of an attempt to allocate terabytes. The batch size is not limited.
+MAX_SAMPLE_ELEMENTS = 1 << 32
+
+
+def check_sample_sizes(op: str, args: str, shapes: dict[str, tuple[int, ...]]) -> None:
+    """Raise ``ValueError`` if an array of ``shapes`` would exceed :data:`MAX_SAMPLE_ELEMENTS`.
+
+    ``args`` shows the arguments that set the sizes (``"padding=1000000, stride=1, ..."``).
+    """
+    for what, shape in shapes.items():
+        count = math.prod(shape)
+        if count > MAX_SAMPLE_ELEMENTS:
+            raise ValueError(
+                f"{op} with {args}: {what} would have shape {shape}, {count:,} elements, more "
+                f"than the limit of 2**32 = {MAX_SAMPLE_ELEMENTS:,}; reduce padding, stride, "
+                "dilation or the input size"
+            )
+
+
+def _shown_args(**kwargs: Any) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+
+
+def clamp_unused(geom: Geometry, windows: tuple[int, int], reach: tuple[int, int]) -> Geometry:
+    """``geom`` with every stride and dilation that cannot change the result made small.
+
+    Along an axis with a single window (``windows`` 1: one output row of conv2d, one input row of
+    conv_transpose2d) the stride is never multiplied by anything but 0, and with a kernel of
+    size 1 neither is the dilation. Values above ``reach + 1`` (``reach``: the padded input of
+    conv2d, the uncropped output of conv_transpose2d, or output padding if larger) become
+    ``reach + 1``: every index, phase and route of the kernels is the same for both, so the
+    result is bit for bit the same, and a stride of 2**70 no longer overflows NumPy's strides.
+    """
+    stride = tuple(
+        min(s, r + 1) if n == 1 else s for s, n, r in zip(geom.stride, windows, reach, strict=True)
+    )
+    dilation = tuple(
+        min(d, r + 1) if k == 1 else d
+        for d, k, r in zip(geom.dilation, geom.kernel, reach, strict=True)
+    )
+    return replace(geom, stride=(stride[0], stride[1]), dilation=(dilation[0], dilation[1]))
 
 
 @dataclass(frozen=True)
@@ -140,6 +189,18 @@ def prepare_conv2d(
             f"{geom.groups} expects C_in = weight.shape[1] * groups = {c_in_g * geom.groups}"
         )
     out_hw = _conv_out_hw(xa.shape[2:], geom)
+    pt, pb, pl, pr = geom.pads
+    padded = (xa.shape[2] + pt + pb, xa.shape[3] + pl + pr)
+    check_sample_sizes(
+        "conv2d",
+        _shown_args(padding=padding, stride=stride, dilation=dilation, kernel=geom.kernel),
+        {
+            "one sample's output": (c_out, *out_hw),
+            "one sample's padded input": (xa.shape[1], *padded),
+            "one sample's im2col columns": (xa.shape[1] * wa.shape[2] * wa.shape[3], *out_hw),
+        },
+    )
+    geom = clamp_unused(geom, out_hw, padded)
     return xa, wa, _bias(bias, c_out, xa.dtype), geom, unbatched, out_hw
 
 
@@ -218,6 +279,29 @@ def prepare_conv_transpose2d(
             raise ValueError(f"{exc} (along the {name})") from None
         out.append(size)
     c_out = c_out_g * geom.groups
+    H, W = xa.shape[2:]
+    full = tuple(  # the uncropped output grid: the last tap's reach, or padding + output
+        max((n - 1) * s + d * (k - 1) + 1, geom.pads[2 * axis] + o)
+        for axis, (n, s, d, k, o) in enumerate(
+            zip((H, W), geom.stride, geom.dilation, geom.kernel, out, strict=True)
+        )
+    )
+    check_sample_sizes(
+        "conv_transpose2d",
+        _shown_args(
+            padding=padding,
+            stride=stride,
+            dilation=dilation,
+            output_padding=output_padding,
+            kernel=geom.kernel,
+        ),
+        {
+            "one sample's output": (c_out, *out),
+            "one sample's uncropped output": (c_out, *full),
+            "one sample's GEMM columns": (c_out * geom.kernel[0] * geom.kernel[1], H, W),
+        },
+    )
+    geom = clamp_unused(geom, (H, W), (max(full[0], op[0]), max(full[1], op[1])))
     return xa, wa, _bias(bias, c_out, xa.dtype), geom, unbatched, (out[0], out[1]), op
 
 

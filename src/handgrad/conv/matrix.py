@@ -20,7 +20,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from handgrad._checks import as_float_array, check_pair
-from handgrad.conv._args import prepare_kernel_args
+from handgrad.conv._args import (
+    _conv_out_hw,
+    _shown_args,
+    check_sample_sizes,
+    clamp_unused,
+    prepare_kernel_args,
+)
 
 __all__ = ["SymbolicTranspose", "conv_matrix", "conv_matrix_output_hw", "symbolic_conv_transpose"]
 
@@ -33,8 +39,6 @@ def conv_matrix_output_hw(
     dilation: Any = 1,
 ) -> tuple[int, int]:
     """(Ho, Wo) of conv2d on an ``input_hw`` input (checks every argument)."""
-    from handgrad.conv._args import _conv_out_hw
-
     H, W = check_pair(input_hw, "input_hw", allow_zero=False)
     geom = prepare_kernel_args(kernel_hw, stride, padding, dilation)
     return _conv_out_hw((H, W), geom)
@@ -100,7 +104,20 @@ def conv_matrix(
     if O % G:
         raise ValueError(f"groups must divide C_out; got groups={G}, C_out={O}")
     Ho, Wo = conv_matrix_output_hw((H, W), (kh, kw), stride, padding, dilation)
-    (sh, sw), (dh, dw), (pt, _, pl, _) = geom.stride, geom.dilation, geom.pads
+    pt, pb, pl, pr = geom.pads
+    sizes = {
+        "the windows": (Ho, Wo, kh, kw),
+        "the entries": (O, Cg, Ho * Wo * kh * kw),
+    }
+    if not sparse:
+        sizes["the dense matrix"] = (O * Ho * Wo, Cg * G * H * W)
+    check_sample_sizes(
+        "conv_matrix",
+        _shown_args(input_hw=input_hw, padding=padding, stride=stride, dilation=dilation),
+        sizes,
+    )
+    geom = clamp_unused(geom, (Ho, Wo), (H + pt + pb, W + pl + pr))
+    (sh, sw), (dh, dw) = geom.stride, geom.dilation
     # one channel pair: every (output position, tap) whose input position is inside
     i, j, u, v = np.meshgrid(
         np.arange(Ho), np.arange(Wo), np.arange(kh), np.arange(kw), indexing="ij"

@@ -48,6 +48,7 @@ from handgrad.conv._args import (
     as_1d_arrays,
     bias_grad,
     check_grad_out,
+    check_sample_sizes,
     prepare_conv_transpose2d,
 )
 from handgrad.conv._gemm import gather_conv, scatter_conv
@@ -104,6 +105,23 @@ def conv_transpose2d(
     xa, w, b, geom, unbatched, out_hw, op = prepare_conv_transpose2d(
         x, weight, bias, stride, padding, output_padding, groups, dilation
     )
+    if method == "zero_insertion":  # the stretched input and its im2col columns
+        _, C_in, H, W = xa.shape
+        kh, kw = geom.kernel
+        stretched = tuple(
+            (n - 1) * s + 1 + 2 * (d * (k - 1) - p) + a
+            for n, s, d, k, p, a in zip(
+                (H, W), geom.stride, geom.dilation, geom.kernel, geom.pads[::2], op, strict=True
+            )
+        )
+        check_sample_sizes(
+            "conv_transpose2d(method='zero_insertion')",
+            f"stride={stride!r}, padding={padding!r}, dilation={dilation!r}",
+            {
+                "one sample's zero-stretched input": (C_in, *stretched),
+                "one sample's im2col columns": (C_in * kh * kw, *out_hw),
+            },
+        )
     route = {
         "gemm": _transpose_gemm,
         "scatter": _transpose_scatter,

@@ -35,6 +35,12 @@ Conventions
   gives 0.9999999999999999. Bit-for-bit agreement is the contract, not rounding to 1.
 * Interpolated precision at recall r is :math:`P_{interp}(r) = \max\{P_k : R_k \ge r\}` (0 if no
   rank reaches r).
+* Input is checked once, at the public function, and errors name the argument: ``TypeError`` for
+  ragged sequences and non-numeric labels or scores (strings, None); ``ValueError`` for NaN or
+  infinite scores, labels other than 0 and 1, arrays that are not 1-D, labels and scores of
+  different lengths, ``n_positives`` below 0 or below the positives listed, and empty input:
+  a ranking of nothing has no precision, so an empty ``y_true`` / ``relevance`` raises
+  (:func:`interpolated_precision` alone accepts zero points and returns zeros).
 """
 
 from __future__ import annotations
@@ -48,7 +54,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from handgrad._checks import (
+    as_array,
     as_float_array,
+    check_bool,
     check_choice,
     check_finite,
     check_ndim,
@@ -87,8 +95,16 @@ class UndefinedMetricWarning(UserWarning):
 
 
 def _labels(y: ArrayLike, name: str) -> NDArray[np.bool_]:
-    """A non-empty 1-D array of 0/1 (or bool) labels as bool."""
-    arr = np.asarray(y)
+    """A non-empty 1-D array of 0/1 (or bool) labels as bool.
+
+    ``TypeError`` for ragged sequences and non-numeric labels (strings, None, objects);
+    ``ValueError`` for other shapes, emptiness and values other than 0 and 1.
+    """
+    arr = as_array(y, name, "a 1-D array of binary labels")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must hold binary labels (bool or 0/1 numbers); got dtype {arr.dtype}"
+        )
     check_ndim(arr, name, 1)
     if arr.size == 0:
         raise ValueError(f"{name} must not be empty; got an array of shape {arr.shape}")
@@ -97,14 +113,10 @@ def _labels(y: ArrayLike, name: str) -> NDArray[np.bool_]:
     if arr.dtype.kind in "iu":
         if arr.min() >= 0 and arr.max() <= 1:
             return arr.astype(bool)
-    elif arr.dtype.kind == "f":
+    else:
         pos = arr == 1
         if np.count_nonzero(pos) + np.count_nonzero(arr == 0) == arr.size:
             return pos
-    else:
-        raise TypeError(
-            f"{name} must hold binary labels (bool or 0/1 numbers); got dtype {arr.dtype}"
-        )
     bad = int(np.flatnonzero((arr != 0) & (arr != 1))[0])
     raise ValueError(
         f"{name} must hold binary labels (0 or 1, or bool); got {arr[bad].item()!r} at index {bad}"
@@ -130,6 +142,14 @@ def _n_positives(n_positives: Any, hits: int, name: str = "n_positives") -> int:
             f"{name} must be at least the number of positives in the list ({hits}); got {n}"
         )
     return n
+
+
+def _check_unit_interval(x: NDArray[np.floating], name: str) -> None:
+    """Raise ``ValueError`` unless every element of finite ``x`` lies in [0, 1]."""
+    outside = (x < 0) | (x > 1)
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        raise ValueError(f"{name} must hold values in [0, 1]; got {x[i].item()!r} at index {i}")
 
 
 def _undefined(what: str, stacklevel: int = 3) -> float:
@@ -170,6 +190,7 @@ def precision_recall_at_ranks(
         (``n_positives == 0``) recall is ``nan`` (``None`` with ``exact``) with an
         :class:`UndefinedMetricWarning`.
     """
+    exact = check_bool(exact, "exact")
     rel = _labels(relevance, "relevance")
     hits = np.cumsum(rel, dtype=np.int64)  # (K,) h_k
     n_pos = _n_positives(n_positives, int(hits[-1]))
@@ -225,27 +246,31 @@ def interpolated_precision(
     Parameters
     ----------
     precision, recall : array_like of shape (K,)
-        Precision and recall of K operating points.
+        Precision and recall of K operating points, each in [0, 1].
     recall_levels : array_like of shape (L,), optional
-        Recall levels; default ``recall``. :data:`VOC07_RECALL_LEVELS` and
+        Finite recall levels; default ``recall``. :data:`VOC07_RECALL_LEVELS` and
         :data:`COCO_RECALL_LEVELS` are the levels of the 11-point and 101-point definitions.
 
     Returns
     -------
     ndarray of shape (L,) (or (K,)), float64
+        Without points (K = 0) every level is unreached: zeros of shape (L,) (an empty array
+        when ``recall_levels`` is None).
     """
     p = as_float_array(precision, "precision", dtype=np.float64)
     r = as_float_array(recall, "recall", dtype=np.float64)
     check_ndim(p, "precision", 1)
     check_same_shape(p, "precision", r, "recall")
-    check_finite(p, "precision")
-    check_finite(r, "recall")
+    for arr, name in ((p, "precision"), (r, "recall")):
+        check_finite(arr, name)
+        _check_unit_interval(arr, name)
     levels = (
         r
         if recall_levels is None
         else as_float_array(recall_levels, "recall_levels", dtype=np.float64)
     )
     check_ndim(levels, "recall_levels", 1)
+    check_finite(levels, "recall_levels")
     order = np.argsort(r, kind="stable")  # (K,) by increasing recall
     r_sorted = r[order]  # (K,)
     envelope = np.maximum.accumulate(p[order][::-1])[
@@ -307,6 +332,7 @@ def precision_recall_curve(
     thresholds : ndarray of shape (T,), the scores' dtype
         The T distinct scores, increasing.
     """
+    drop_intermediate = check_bool(drop_intermediate, "drop_intermediate")
     is_pos = _labels(y_true, "y_true")
     score = _scores(y_score, "y_score")
     check_same_shape(is_pos, "y_true", score, "y_score")
@@ -411,6 +437,20 @@ def average_precision_at_ranks(
     return _RANKED[method](ranks, n_pos)
 
 
+def _check_per_query(value: Any, name: str, what: str) -> None:
+    """Raise ``TypeError`` unless ``value`` is a sequence (list, tuple, array) with one entry per
+    query; a string, a number or None is not."""
+    if (
+        isinstance(value, str | bytes)
+        or not hasattr(value, "__len__")
+        or (isinstance(value, np.ndarray) and value.ndim == 0)
+    ):
+        raise TypeError(
+            f"{name} must be a sequence of {what}, one per query; got {type(value).__name__} "
+            f"{value!r}"[:160]
+        )
+
+
 def mean_average_precision(
     y_trues: Sequence[ArrayLike],
     y_scores: Sequence[ArrayLike],
@@ -428,6 +468,10 @@ def mean_average_precision(
     result is ``nan`` (with the warning).
     """
     check_choice(method, "method", METHODS)
+    _check_per_query(y_trues, "y_trues", "label arrays")
+    _check_per_query(y_scores, "y_scores", "score arrays")
+    if n_positives is not None:
+        _check_per_query(n_positives, "n_positives", "counts (int or None)")
     if len(y_trues) != len(y_scores):
         raise ValueError(
             "y_trues and y_scores must hold one entry per query; "

@@ -8,8 +8,12 @@ with rows ``(image_id, x, y, w, h, score, category_id)`` (pycocotools' ``loadNum
 layout), or a dict of arrays with the keys ``image_id``, ``category_id``, ``bbox`` (N, 4) and ``score``.
 
 Malformed input raises ``ValueError`` (or ``TypeError`` for the wrong kind of object) naming the
-offending entry: a missing key, a box that is not four finite numbers, a box of negative width or
-height, an image or category id that the ground truth does not list.
+offending entry and field: a missing key; an id that is not an integer (a bool, a string, None, a
+fraction, NaN) or lies outside int64; a box that is not four finite numbers (strings and bools
+inside a box are refused, not converted), has negative width or height, or whose corner x + w or
+area w * h overflows float64; a score or area that is not a finite number, a negative area; an
+``iscrowd`` / ``difficult`` flag other than 0 or 1; an image or category id that the ground truth
+does not list.
 """
 
 from __future__ import annotations
@@ -115,73 +119,133 @@ def _column(entries: Sequence[Any], key: str, where: str) -> list[Any]:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
 def _ids(values: list[Any], where: str, key: str) -> NDArray[np.int64]:
-    """Integer ids; floats holding whole numbers are accepted, anything else names the entry."""
+    """Integer ids in the int64 range; floats holding whole numbers are accepted, anything else
+    (bools, strings, None, NaN, fractions, ids beyond int64) names the entry."""
     if set(map(type, values)) <= {int}:  # fast path: plain ints
-        return np.fromiter(values, dtype=np.int64, count=len(values))
+        try:
+            return np.fromiter(values, dtype=np.int64, count=len(values))
+        except OverflowError:  # an id beyond int64: the loop below names it
+            pass
     for i, v in enumerate(values):
         ok = isinstance(v, int | np.integer) and not isinstance(v, bool)
         ok = ok or (isinstance(v, float | np.floating) and np.isfinite(v) and float(v).is_integer())
         if not ok:
             raise ValueError(f"{where}[{i}][{key!r}] must be an integer id; got {v!r}")
-    return np.asarray(values, dtype=np.float64).astype(np.int64).reshape(len(values))
+        if not _INT64_MIN <= int(v) <= _INT64_MAX:
+            raise ValueError(
+                f"{where}[{i}][{key!r}] must be an integer id in the int64 range "
+                f"[-2**63, 2**63 - 1]; got {v!r}"
+            )
+    return np.asarray([int(v) for v in values], dtype=np.int64).reshape(len(values))
 
 
-def _numbers(values: list[Any], where: str, key: str) -> NDArray[np.float64]:
-    """Finite floats, with an error naming the first entry that is not a finite number."""
+def _numbers(
+    values: list[Any], where: str, key: str, *, nonnegative: bool = False
+) -> NDArray[np.float64]:
+    """Finite floats (``>= 0`` with ``nonnegative``), naming the first entry that is not."""
+    arr = None
     if set(map(type, values)) <= {int, float}:  # fast path: plain numbers
-        arr = np.fromiter(values, dtype=np.float64, count=len(values))
-        if np.isfinite(arr).all():
-            return arr
-    for i, v in enumerate(values):
-        if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
-            raise ValueError(f"{where}[{i}][{key!r}] must be a number; got {v!r}")
-        if not np.isfinite(v):
-            raise ValueError(f"{where}[{i}][{key!r}] must be finite; got {v!r}")
-    return np.asarray(values, dtype=np.float64).reshape(len(values))
+        try:
+            arr = np.fromiter(values, dtype=np.float64, count=len(values))
+        except OverflowError:  # an int beyond the float range: the loop below names it
+            arr = None
+    if arr is None or not np.isfinite(arr).all():
+        for i, v in enumerate(values):
+            if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
+                raise ValueError(f"{where}[{i}][{key!r}] must be a number; got {v!r}")
+            try:
+                finite = bool(np.isfinite(float(v)))
+            except OverflowError:
+                finite = False
+            if not finite:
+                raise ValueError(f"{where}[{i}][{key!r}] must be finite; got {v!r}")
+        arr = np.asarray(values, dtype=np.float64).reshape(len(values))
+    if nonnegative and arr.size and arr.min() < 0:
+        i = int(np.flatnonzero(arr < 0)[0])
+        raise ValueError(f"{where}[{i}][{key!r}] must be >= 0; got {values[i]!r}")
+    return arr
 
 
 def _flags(values: list[Any], where: str, key: str) -> NDArray[np.bool_]:
+    """0/1 flags (bools too); 2, -1 or 0.5 would silently count as set here and not in
+    pycocotools (which takes ``int(value)``), so they name the entry."""
     arr = _numbers([int(v) if isinstance(v, bool) else v for v in values], where, key)
+    bad = np.flatnonzero((arr != 0) & (arr != 1))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"{where}[{i}][{key!r}] must be 0 or 1 (or a bool); got {values[i]!r}")
     return arr != 0
 
 
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+
+
 def _boxes(values: Any, where: str, key: str = "bbox") -> NDArray[np.float64]:
-    """(N, 4) finite boxes (x, y, w, h) with w, h >= 0, naming the first offending entry."""
+    """(N, 4) finite boxes (x, y, w, h) with w, h >= 0 and finite corners and areas, naming the
+    first offending entry.
+
+    A list is checked entry by entry unless every entry is a list or tuple of four plain ints or
+    floats (the fast path), so strings (``"1"``) and bools inside a box are refused rather than
+    converted. A NumPy array must be numeric and (N, 4).
+    """
     n = len(values)
     if n == 0:
         return np.zeros((0, 4))
     arr = None
-    if (
+    if isinstance(values, np.ndarray):
+        if values.dtype.kind in "iuf":
+            arr = values.astype(np.float64, copy=False)
+    elif (
         isinstance(values, list)
         and set(map(type, values)) <= {list, tuple}
         and set(map(len, values)) == {4}
         and set(map(type, chain.from_iterable(values))) <= {int, float}
     ):  # fast path: lists of four plain numbers
-        arr = np.fromiter(chain.from_iterable(values), dtype=np.float64, count=4 * n).reshape(n, 4)
-    if arr is None:
         try:
-            arr = np.asarray(values, dtype=np.float64)
-        except (TypeError, ValueError):
+            arr = np.fromiter(chain.from_iterable(values), dtype=np.float64, count=4 * n)
+            arr = arr.reshape(n, 4)
+        except OverflowError:  # an int beyond the float range: named below
             arr = None
     if arr is None or arr.shape != (n, 4) or not np.isfinite(arr).all():
         for i, b in enumerate(values):
-            ok = isinstance(b, Sequence | np.ndarray) and len(b) == 4
-            ok = ok and all(
-                isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
-                for v in b
-            )
-            if not ok or not np.isfinite(np.asarray(b, dtype=np.float64)).all():
+            ok = isinstance(b, Sequence | np.ndarray) and len(b) == 4 and all(map(_is_number, b))
+            if ok:
+                with np.errstate(over="ignore"):
+                    try:
+                        ok = bool(np.isfinite(np.asarray(b, dtype=np.float64)).all())
+                    except OverflowError:
+                        ok = False
+            if not ok:
                 raise ValueError(
                     f"{where}[{i}][{key!r}] must be four finite numbers [x, y, w, h]; got {b!r}"
                 )
-        raise ValueError(f"{where}: {key} must have shape ({n}, 4); got {np.shape(values)}")
+        if arr is None:
+            arr = np.asarray([[float(v) for v in b] for b in values], dtype=np.float64)
+        if arr.shape != (n, 4):
+            raise ValueError(f"{where}: {key} must have shape ({n}, 4); got {np.shape(values)}")
     bad = np.flatnonzero((arr[:, 2] < 0) | (arr[:, 3] < 0))
     if bad.size:
         i = int(bad[0])
         raise ValueError(
             f"{where}[{i}][{key!r}] has negative width or height; got {arr[i].tolist()} "
             f"({bad.size} such box(es) in all)"
+        )
+    with np.errstate(over="ignore"):
+        big = ~(
+            np.isfinite(arr[:, 0] + arr[:, 2])
+            & np.isfinite(arr[:, 1] + arr[:, 3])
+            & np.isfinite(arr[:, 2] * arr[:, 3])
+        )
+    if big.any():
+        i = int(np.flatnonzero(big)[0])
+        raise ValueError(
+            f"{where}[{i}][{key!r}] is too large for float64: x + w, y + h or w * h overflows; "
+            f"got {arr[i].tolist()}"
         )
     return arr
 
@@ -240,7 +304,7 @@ def load_coco_ground_truth(source: Any) -> CocoGroundTruth:
     ann_image = _ids(_column(anns, "image_id", "annotations"), "annotations", "image_id")
     ann_cat = _ids(_column(anns, "category_id", "annotations"), "annotations", "category_id")
     bbox = _boxes(_column(anns, "bbox", "annotations"), "annotations")
-    area = _numbers(_column(anns, "area", "annotations"), "annotations", "area")
+    area = _numbers(_column(anns, "area", "annotations"), "annotations", "area", nonnegative=True)
     iscrowd = _flags([a.get("iscrowd", 0) for a in anns], "annotations", "iscrowd")
     difficult = _flags([a.get("difficult", 0) for a in anns], "annotations", "difficult")
     _check_known(ann_image, image_ids, "annotations", "image_id", "images")
@@ -267,8 +331,48 @@ def _detections_from_array(arr: NDArray[Any]) -> tuple[Any, Any, Any, Any]:
         )
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"detections must be a numeric array; got dtype {arr.dtype}")
-    # pycocotools' loadNumpyAnnotations truncates the ids with int()
-    return arr[:, 0].astype(np.int64), arr[:, 6].astype(np.int64), arr[:, 1:5], arr[:, 5]
+    ids = []
+    for col, key in ((0, "image_id"), (6, "category_id")):
+        column = arr[:, col]
+        if column.dtype.kind == "f":
+            # pycocotools' loadNumpyAnnotations truncates the ids with int(); NaN, inf and
+            # values beyond int64 have no integer to truncate to
+            bad = ~np.isfinite(column) | (column <= -(2.0**63) - 1) | (column >= 2.0**63)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise ValueError(
+                    f"detections[{i}] {key} (column {col} of the (N, 7) array) must be a finite "
+                    f"id in the int64 range; got {column[i].item()!r}"
+                )
+        elif column.dtype.kind == "u" and column.size and column.max() > _INT64_MAX:
+            i = int(np.argmax(column))
+            raise ValueError(
+                f"detections[{i}] {key} (column {col} of the (N, 7) array) must be in the int64 "
+                f"range; got {column[i].item()!r}"
+            )
+        ids.append(column.astype(np.int64))
+    return ids[0], ids[1], arr[:, 1:5], arr[:, 5]
+
+
+def _dict_column(source: Mapping[str, Any], key: str, n: int | None) -> NDArray[Any]:
+    """``source[key]`` as an array of ``n`` entries (any ``n`` when None), naming the key."""
+    value = source[key]
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"detections[{key!r}] must be an array with one entry per detection; got "
+            f"{type(value).__name__} "
+            f"({'ragged: rows of different lengths' if 'inhomogeneous' in str(exc) else exc})"
+        ) from None
+    if arr.ndim == 0:
+        raise TypeError(
+            f"detections[{key!r}] must be an array with one entry per detection; got "
+            f"{type(value).__name__} {value!r}"[:200]
+        )
+    if n is not None and len(arr) != n:
+        raise ValueError(f"detections[{key!r}] must have {n} entries (as 'score'); got {len(arr)}")
+    return arr
 
 
 def load_detections(source: Any, gt: CocoGroundTruth | None = None) -> Detections:
@@ -309,23 +413,30 @@ def load_detections(source: Any, gt: CocoGroundTruth | None = None) -> Detection
                     f"detections as a dict of arrays needs the keys image_id, category_id, bbox, "
                     f"score; missing {missing}"
                 )
-            n = len(source["score"])
-            cols = {}
-            for key in ("image_id", "category_id", "bbox"):
-                if len(source[key]) != n:
+            score_col = _dict_column(source, "score", None)
+            n = len(score_col)
+            img_col = _dict_column(source, "image_id", n)
+            cat_col = _dict_column(source, "category_id", n)
+            box_col = _dict_column(source, "bbox", n)
+            if box_col.dtype.kind in "iuf" and box_col.ndim == 2:
+                box_col = box_col.astype(np.float64, copy=False)
+                if box_col.shape[1] != 4:
                     raise ValueError(
-                        f"detections[{key!r}] must have {n} entries (as 'score'); "
-                        f"got {len(source[key])}"
+                        f"detections['bbox'] must have shape ({n}, 4); got {box_col.shape}"
                     )
-            cols["image_id"] = _ids(
-                list(np.asarray(source["image_id"]).tolist()), where, "image_id"
+            elif box_col.dtype.kind == "O" or box_col.ndim == 2:  # names the first bad box
+                box_col = _boxes(list(box_col), where)
+            else:
+                raise TypeError(
+                    f"detections['bbox'] must be an (N, 4) numeric array; got shape "
+                    f"{box_col.shape} and dtype {box_col.dtype}"
+                )
+            dets = Detections(
+                _ids(img_col.tolist(), where, "image_id"),
+                _ids(cat_col.tolist(), where, "category_id"),
+                _boxes(box_col, where),
+                _numbers(score_col.tolist(), where, "score"),
             )
-            cols["category_id"] = _ids(
-                list(np.asarray(source["category_id"]).tolist()), where, "category_id"
-            )
-            bbox = _boxes(np.asarray(source["bbox"], dtype=np.float64).reshape(n, -1), where)
-            scores = _numbers(list(np.asarray(source["score"]).tolist()), where, "score")
-            dets = Detections(cols["image_id"], cols["category_id"], bbox, scores)
         elif isinstance(source, list | tuple):
             dets = Detections(
                 _ids(_column(source, "image_id", where), where, "image_id"),

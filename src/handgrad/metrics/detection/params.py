@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from handgrad._checks import as_array, as_int_array
 from handgrad.metrics.detection.inputs import DetectionEvalWarning
 
 __all__ = ["CocoParams", "make_params"]
@@ -65,20 +66,44 @@ class CocoParams:
         )
 
 
+def _real_array(value: Any, name: str, what: str) -> NDArray[np.float64]:
+    """``value`` as float64, refusing what ``np.asarray(..., dtype=float)`` would convert
+    silently (strings such as ``"0.5"``, bools) or fail on obscurely (ragged lists)."""
+    arr = as_array(value, name, what)
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be {what}; got {_shown(value)} (dtype {arr.dtype})")
+    return arr.astype(np.float64, copy=False)
+
+
+def _shown(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}"[:120]
+
+
 def _float_vector(value: Any, name: str) -> NDArray[np.float64]:
-    arr = np.asarray(value, dtype=np.float64).ravel()
+    """A non-empty vector of finite values in [0, 1] (a scalar counts as one value)."""
+    arr = _real_array(value, name, "a sequence of numbers")
+    if arr.ndim > 1:
+        raise ValueError(f"{name} must be a 1-D sequence of numbers; got shape {arr.shape}")
+    arr = arr.ravel()
     if arr.size == 0:
         raise ValueError(f"{name} must hold at least one value; got an empty sequence")
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite; got {arr.tolist()}")
+    if np.any((arr < 0) | (arr > 1)):
+        raise ValueError(f"{name} must lie in [0, 1]; got {arr.tolist()}")
     return arr
 
 
 def _id_vector(value: Any, name: str) -> NDArray[np.int64]:
-    arr = np.asarray(value)
-    if arr.size and arr.dtype.kind not in "iu":
+    """Sorted unique int64 ids; Python ints beyond int64 raise ``ValueError`` showing them."""
+    arr = as_array(value, name, "a sequence of integer ids")
+    if arr.size and arr.dtype.kind not in "iuO":
         raise TypeError(f"{name} must be integer ids; got dtype {arr.dtype}")
-    return np.unique(arr.astype(np.int64).ravel())
+    try:
+        ids = as_int_array(arr, name)
+    except TypeError:
+        raise TypeError(f"{name} must be integer ids; got dtype {arr.dtype}") from None
+    return np.unique(ids.ravel())
 
 
 def _warn_iou_grid(iou_thrs: NDArray[np.float64]) -> None:
@@ -155,8 +180,6 @@ def _validated_params(
         ious = DEFAULT_IOU_THRS.copy()
     else:
         ious = _float_vector(iou_thrs, "iou_thrs")
-        if np.any((ious < 0) | (ious > 1)):
-            raise ValueError(f"iou_thrs must lie in [0, 1]; got {ious.tolist()}")
         _warn_iou_grid(ious)
     recs = DEFAULT_REC_THRS.copy() if rec_thrs is None else _float_vector(rec_thrs, "rec_thrs")
     if max_dets is None:
@@ -174,9 +197,9 @@ def _validated_params(
         labels = DEFAULT_AREA_LBL if area_rng_lbl is None else tuple(area_rng_lbl)
     elif isinstance(area_rng, dict):
         labels = tuple(str(k) for k in area_rng)
-        rng = np.asarray(list(area_rng.values()), dtype=np.float64)
+        rng = _real_array(list(area_rng.values()), "area_rng", "(min, max) pairs of numbers")
     else:
-        rng = np.asarray(area_rng, dtype=np.float64)
+        rng = _real_array(area_rng, "area_rng", "a list of (min, max) pairs of numbers")
         if area_rng_lbl is None:
             if len(rng) != len(DEFAULT_AREA_LBL):
                 raise ValueError(
@@ -190,6 +213,11 @@ def _validated_params(
         raise ValueError(f"area_rng must be a list of (min, max) pairs; got shape {rng.shape}")
     if np.isnan(rng).any():
         raise ValueError(f"area_rng must not hold NaN; got {rng.tolist()}")
+    if np.any(rng[:, 0] > rng[:, 1]):
+        i = int(np.flatnonzero(rng[:, 0] > rng[:, 1])[0])
+        raise ValueError(
+            f"area_rng must hold (min, max) pairs with min <= max; got {rng[i].tolist()} at {i}"
+        )
     if len(labels) != len(rng):
         raise ValueError(
             f"area_rng_lbl must name each of the {len(rng)} area ranges; got {list(labels)}"

@@ -30,7 +30,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from handgrad._checks import check_choice, check_in_range
+from handgrad._checks import (
+    as_float_array,
+    check_bool,
+    check_choice,
+    check_finite,
+    check_ndim,
+    check_real,
+    check_same_shape,
+)
 from handgrad.metrics.detection.inputs import load_coco_ground_truth, load_detections
 
 __all__ = ["VocEvaluation", "voc_ap", "voc_evaluate"]
@@ -68,16 +76,26 @@ class VocEvaluation:
         return float(np.mean(self.ap[defined])) if defined.any() else float("nan")
 
     def as_dict(self) -> dict[str, Any]:
-        """{"mAP": ..., "AP": {category name: AP}}, JSON-ready (NaN becomes None)."""
+        """JSON-ready summary, per class keyed by category id (as text: JSON keys are strings).
+
+        ``{"mAP": float | None, "per_class": {"<id>": {"name": str, "AP": float | None,
+        "n_positives": int}}}``, classes in ``category_ids`` order; NaN becomes None. Keys are
+        ids, not names, so categories that share a name keep one entry each (the mean already
+        counts each of them).
+        """
         per = {
-            self.category_names.get(int(c), str(int(c))): (None if np.isnan(a) else float(a))
-            for c, a in zip(self.category_ids, self.ap, strict=True)
+            str(int(c)): {
+                "name": self.category_names.get(int(c), str(int(c))),
+                "AP": None if np.isnan(a) else float(a),
+                "n_positives": int(n),
+            }
+            for c, a, n in zip(self.category_ids, self.ap, self.n_positives, strict=True)
         }
         mean = self.mean_ap
-        return {"mAP": None if np.isnan(mean) else mean, "AP": per}
+        return {"mAP": None if np.isnan(mean) else mean, "per_class": per}
 
 
-def voc_ap(rec: NDArray[np.float64], prec: NDArray[np.float64], method: str = "voc12") -> float:
+def voc_ap(rec: Any, prec: Any, method: str = "voc12") -> float:
     """AP from the devkit's recall and precision arrays (``voc_ap`` of the devkit).
 
     .. math::
@@ -87,10 +105,55 @@ def voc_ap(rec: NDArray[np.float64], prec: NDArray[np.float64], method: str = "v
         \\hat p_i = \\max_{j \\ge i} p_j
 
     with (r, p) = ([0, rec, 1], [0, prec, 0]) for voc12. Shapes: (D,), (D,) -> float.
+
+    Parameters
+    ----------
+    rec : array_like of shape (D,)
+        Recall after each detection in descending score order: values in [0, 1], non-decreasing
+        (a cumulative count over the number of positives).
+    prec : array_like of shape (D,)
+        Precision after each detection, values in [0, 1].
+    method : {"voc12", "voc07"}
+
+    Returns
+    -------
+    float
+        With no detections (D = 0) the AP is 0.0, as the devkit computes it.
+
+    Raises
+    ------
+    TypeError
+        Ragged or non-numeric input.
+    ValueError
+        Arrays that are not 1-D or differ in length, NaN or infinite values, values outside
+        [0, 1], a decreasing ``rec``.
     """
     check_choice(method, "method", ("voc07", "voc12"))
-    rec = np.asarray(rec, dtype=np.float64)
-    prec = np.asarray(prec, dtype=np.float64)
+    r = as_float_array(rec, "rec", dtype=np.float64)
+    p = as_float_array(prec, "prec", dtype=np.float64)
+    check_ndim(r, "rec", 1)
+    check_ndim(p, "prec", 1)
+    check_same_shape(r, "rec", p, "prec")
+    for arr, name in ((r, "rec"), (p, "prec")):
+        check_finite(arr, name)
+        outside = (arr < 0) | (arr > 1)
+        if outside.any():
+            i = int(np.flatnonzero(outside)[0])
+            raise ValueError(
+                f"{name} must hold values in [0, 1]; got {arr[i].item()!r} at index {i}"
+            )
+    falls = np.flatnonzero(np.diff(r) < 0)
+    if falls.size:
+        i = int(falls[0]) + 1
+        raise ValueError(
+            "rec must be non-decreasing (recall after each detection in descending score "
+            f"order); got {r[i - 1].item()!r} then {r[i].item()!r} at index {i}"
+        )
+    return _voc_ap(r, p, method)
+
+
+def _voc_ap(rec: NDArray[np.floating], prec: NDArray[np.floating], method: str) -> float:
+    """:func:`voc_ap` of checked arrays."""
     if method == "voc07":
         ap = 0.0
         for t in np.arange(0.0, 1.1, 0.1):  # the devkit's grid, 0.30000000000000004 included
@@ -128,7 +191,7 @@ def voc_evaluate(
         COCO-style ground truth; annotations may carry ``"difficult": 1``. ``area`` is not used.
     detections : list of dict, path, (N, 7) array, dict of arrays or Detections
         As for :func:`coco_evaluate`.
-    iou_threshold : float
+    iou_threshold : float in (0, 1]
         A detection needs overlap > iou_threshold (strictly), 0.5 in VOC.
     method : {"voc12", "voc07"}
         All-point (VOC2010+) or 11-point (VOC2007) interpolated AP.
@@ -143,7 +206,8 @@ def voc_evaluate(
     """
     check_choice(method, "method", ("voc07", "voc12"))
     check_choice(box_format, "box_format", ("xywh", "xyxy"))
-    check_in_range(iou_threshold, "iou_threshold", 0.0, 1.0)
+    iou_threshold = check_real(iou_threshold, "iou_threshold", 0.0, 1.0, low_inclusive=False)
+    plus_one = check_bool(plus_one, "plus_one")
     gt = load_coco_ground_truth(ground_truth)
     dets = load_detections(detections, gt)
     one = 1.0 if plus_one else 0.0
@@ -206,7 +270,7 @@ def voc_evaluate(
         precs.append(prec)
         recs.append(rec)
         if npos[k] > 0:
-            aps[k] = voc_ap(rec, prec, method)
+            aps[k] = _voc_ap(rec, prec, method)
     return VocEvaluation(
         category_ids=cats,
         category_names={int(c): gt.category_names.get(int(c), str(int(c))) for c in cats},
