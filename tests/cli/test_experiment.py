@@ -1,71 +1,185 @@
-"""``handgrad experiment repeated-words`` through typer's CliRunner (tiny runs)."""
+"""``handgrad experiment list`` and ``handgrad experiment run`` (typer's CliRunner; one subprocess)."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 
+import pytest
 from typer.testing import CliRunner
 
 from handgrad.cli import app
-from handgrad.experiments.repeated_words import RepeatedWordsConfig, run
+from handgrad.experiments.registry import EXPERIMENTS
+from handgrad.experiments.runner import load_state
 
 runner = CliRunner()
+TINY = ["--set", "lags=1,3", "--set", "steps=4", "--set", "hidden_size=4", "--set", "test_size=8"]
 
 
-def test_repeated_words_table_json_and_plot(tmp_path):
-    out_json, out_png = tmp_path / "rw.json", tmp_path / "rw.png"
-    args = ["experiment", "repeated-words", "--lags", "1,3", "--steps", "4", "--hidden-size", "4"]
-    result = runner.invoke(app, [*args, "--json", str(out_json), "--plot", str(out_png)])
+def test_list_prints_every_experiment():
+    result = runner.invoke(app, ["experiment", "list"])
     assert result.exit_code == 0, result.output
-    assert "Held-out accuracy" in result.output
-    for word in ("RNN", "LSTM", "GRU", "lag 1", "lag 3", "chance accuracy 0.5"):
-        assert word in result.output
-    payload = json.loads(out_json.read_text())
-    assert [(r["cell"], r["lag"]) for r in payload["results"]] == [
-        (c, lag) for lag in (1, 3) for c in ("RNN", "LSTM", "GRU")
-    ]
-    # the numbers are the library's, for the same config
-    expected = run(RepeatedWordsConfig(lags=(1, 3), steps=4, hidden_size=4))
-    assert [r["test_accuracy"] for r in payload["results"]] == [
-        r.test_accuracy for r in expected.results
-    ]
-    assert f"{expected.get('LSTM', 3).test_accuracy:.3f}" in result.output
-    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for e in EXPERIMENTS.values():
+        assert e.name in result.output
+        assert f"claim: {e.claim}" in result.output
+        assert f"reference: {e.reference}" in result.output
+        assert f"--quick {e.quick_time}, full {e.full_time}" in result.output
 
 
-def test_cells_option_and_seed():
-    args = ["--lags", "2", "--steps", "2", "--cells", "LSTM", "--seed", "3", "--hidden-size", "3"]
-    result = runner.invoke(app, ["experiment", "repeated-words", *args])
+def test_run_writes_the_folder_and_prints_the_verdict(tmp_path):
+    out = tmp_path / "rw"
+    args = ["experiment", "run", "repeated-words", "--out", str(out), "--seed", "2", *TINY]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "LSTM" in result.output and "GRU" not in result.output and "seed 3" in result.output
-    assert "gate bias 2" in result.output
+    assert "repeated-words: not reproduced" in result.output  # 4 steps learn nothing
+    assert "rule: at the longest lag (3)" in result.output
+    assert "[ ] LSTM keeps lag 3: accuracy >= 0.75" in result.output
+    assert "6 units (serial) in " in result.output and str(out) in result.output
+    for name in ("config.json", "results.csv", "curves.csv", "summary.json", "summary.md"):
+        assert (out / name).is_file(), name
+    assert (out / "accuracy_vs_lag.png").is_file() and (out / "accuracy_vs_lag.svg").is_file()
+    config = json.loads((out / "config.json").read_text())
+    assert config["seed"] == 2 and config["config"]["lags"] == [1, 3]
+    assert config["config"]["steps"] == 4 and config["quick"] is False
 
 
-def test_gate_bias_option_reaches_the_config(tmp_path):
-    out_json = tmp_path / "rw.json"
-    args = ["--lags", "2", "--steps", "2", "--cells", "GRU", "--gate-bias", "0.5"]
-    result = runner.invoke(app, ["experiment", "repeated-words", *args, "--json", str(out_json)])
+def test_the_default_folder_is_runs_name_and_time(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["experiment", "run", "repeated-words", "--quick", *TINY])
     assert result.exit_code == 0, result.output
-    assert json.loads(out_json.read_text())["config"]["gate_bias"] == 0.5
-    assert "gate bias 0.5" in result.output
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert re.fullmatch(r"repeated-words-\d{8}-\d{6}", folder.name)
+    assert json.loads((folder / "config.json").read_text())["quick"] is True
 
 
-def test_bad_values_are_one_line_errors(tmp_path):
-    cases = [
-        (["--lags", "2,x"], "--lags must be comma-separated integers"),
-        (["--lags", "0"], "lags[0] must be a positive integer; got 0"),
-        (["--cells", "RNN,TCN"], "cells[1] must be one of"),
-        (["--steps", "0"], "steps must be a positive integer; got 0"),
-        (["--lags", "1", "--steps", "1", "--plot", str(tmp_path / "f.nope")], "error:"),
-    ]
-    for extra, message in cases:
-        result = runner.invoke(app, ["experiment", "repeated-words", *extra])
-        assert result.exit_code == 2, (extra, result.output)
-        assert message in result.output, (extra, result.output)
-        assert "Traceback" not in result.output
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--set", "steps=0"], "steps must be a positive integer; got 0"),
+        (["--set", "steps=abc"], "steps must be an integer; got 'abc'"),
+        (["--set", "lr=nan"], "lr must be a finite number; got nan"),
+        (["--set", "cells=RNN,TCN"], "cells[1] must be one of"),
+        (["--set", "stepz=3"], "--set: unknown key 'stepz'; valid keys: batch_size, cells,"),
+        (["--set", "steps"], "--set expects key=value; got 'steps'"),
+        (["--jobs", "0"], "--jobs must be at least 1; got 0"),
+        (["--checkpoint-every", "0"], "--checkpoint-every must be at least 1; got 0"),
+        (["--resume"], "--resume needs --out DIR"),
+    ],
+)
+def test_bad_values_are_one_line_errors_before_any_work(tmp_path, monkeypatch, extra, message):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["experiment", "run", "repeated-words", *extra])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert result.output.startswith("error: ") and "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []  # no run folder
 
 
-def test_help_lists_the_experiment():
-    result = runner.invoke(app, ["experiment", "--help"])
-    assert result.exit_code == 0
-    assert "repeated-words" in result.output
+def test_an_unknown_experiment_is_named(tmp_path):
+    result = runner.invoke(app, ["experiment", "run", "nope", "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2
+    assert "error: unknown experiment 'nope'; the experiments are: " in result.output
+
+
+def test_an_existing_out_folder_is_refused_unless_resumed(tmp_path):
+    out = tmp_path / "rw"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    result = runner.invoke(app, ["experiment", "run", "repeated-words", "--out", str(out), *TINY])
+    assert result.exit_code == 2
+    assert f"error: --out: '{out}' already exists; choose a new folder, or add --resume" in (
+        " ".join(result.output.split())
+    )
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    # --resume on a folder of another config names what differs
+    done = tmp_path / "done"
+    assert runner.invoke(app, ["experiment", "run", "repeated-words", "--out", str(done), *TINY])
+    args = ["experiment", "run", "repeated-words", "--out", str(done), "--resume", *TINY]
+    result = runner.invoke(app, [*args, "--set", "lr=0.5"])
+    assert result.exit_code == 2
+    assert "has another config (lr is 0.01 there, 0.5 here)" in " ".join(result.output.split())
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_dask_scheduler_that_does_not_answer(tmp_path):
+    pytest.importorskip("distributed")
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    args = ["experiment", "run", "repeated-words", "--out", str(tmp_path / "rw"), *TINY]
+    start = time.monotonic()
+    result = runner.invoke(app, [*args, "--dask-scheduler", address, "--dask-timeout", "1"])
+    assert time.monotonic() - start < 30
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert text.startswith(f"error: no Dask scheduler answered at '{address}' within 1 s")
+    assert not (tmp_path / "rw").exists()
+
+
+def test_without_dask_the_option_says_how_to_install_it(tmp_path, monkeypatch):
+    from handgrad.experiments import runner as runner_module
+
+    monkeypatch.setattr(runner_module, "dask_available", lambda: False)
+    args = ["experiment", "run", "repeated-words", "--out", str(tmp_path / "rw"), *TINY]
+    result = runner.invoke(app, [*args, "--dask-scheduler", "tcp://127.0.0.1:8786"])
+    assert result.exit_code == 2
+    assert (
+        result.output.strip() == "error: --dask-scheduler needs Dask: pip install 'handgrad[dask]'"
+    )
+
+
+def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path):
+    """Kill a run (SIGKILL) while its second unit trains; --resume ends equal, bit for bit."""
+    sets = ["--set", "lags=5", "--set", "cells=RNN,LSTM", "--set", "steps=200"]
+    sets += ["--checkpoint-every", "10"]
+    killed = tmp_path / "killed"
+    command = [sys.executable, "-m", "handgrad", "experiment", "run", "repeated-words"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [*command, "--out", str(killed), *sets],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    partial = killed / "checkpoints" / "unit-0001.npz"
+    deadline = time.monotonic() + 120
+    try:
+        while not partial.exists():
+            assert proc.poll() is None, f"the run ended before it was killed: {proc.stderr.read()}"
+            assert time.monotonic() < deadline, "no checkpoint of the second unit within 120 s"
+            time.sleep(0.002)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    assert (killed / "checkpoints" / "unit-0000.rows.json").is_file()  # the RNN finished
+    assert 10 <= load_state(partial)["step"] < 200  # the LSTM was part way
+    assert not (killed / "results.csv").exists()
+    resumed = runner.invoke(
+        app, ["experiment", "run", "repeated-words", "--out", str(killed), "--resume", *sets]
+    )
+    assert resumed.exit_code == 0, resumed.output
+    assert "(serial, resumed)" in resumed.output
+    whole = tmp_path / "whole"
+    straight = runner.invoke(
+        app, ["experiment", "run", "repeated-words", "--out", str(whole), *sets]
+    )
+    assert straight.exit_code == 0, straight.output
+    for name in ("results.csv", "curves.csv"):
+        assert (killed / name).read_bytes() == (whole / name).read_bytes(), name
+    summaries = [json.loads((d / "summary.json").read_text()) for d in (killed, whole)]
+    assert summaries[0]["measured"] == summaries[1]["measured"]
+    assert summaries[0]["run"]["resumed_units"] == 1

@@ -224,3 +224,88 @@ def test_figure_draws_accuracy_per_cell(tiny):
     with pytest.raises(TypeError, match="result must be a RepeatedWordsResult"):
         repeated_words_figure({"results": []})  # type: ignore[arg-type]
     assert isinstance(tiny, RepeatedWordsResult)
+
+
+# -- under the runner -------------------------------------------------------------------------
+def test_units_give_the_numbers_of_run(tiny, tmp_path):
+    from handgrad.experiments.repeated_words import EXPERIMENT, units
+    from handgrad.experiments.runner import run_experiment
+
+    config = RepeatedWordsConfig(**TINY)
+    assert units(config) == [{"lag": lag, "cell": c} for lag in (1, 3) for c in CELLS]
+    result = run_experiment(EXPERIMENT, config, tmp_path / "run")
+    got = [
+        (r["cell"], r["lag"], r["test_accuracy"], r["test_loss"]) for r in result.rows["results"]
+    ]
+    assert got == [(r.cell, r.lag, r.test_accuracy, r.test_loss) for r in tiny.results]
+    curve = [r for r in result.rows["curves"] if (r["cell"], r["lag"]) == ("GRU", 3)]
+    assert [r["train_loss"] for r in curve] == list(tiny.get("GRU", 3).train_loss)
+    assert [r["train_accuracy"] for r in curve] == list(tiny.get("GRU", 3).train_accuracy)
+
+
+class _Stop(RuntimeError):
+    pass
+
+
+def test_a_unit_resumed_from_its_checkpoint_ends_bit_for_bit_equal(tmp_path):
+    from handgrad.experiments.repeated_words import run_unit
+    from handgrad.experiments.runner import FileCheckpoint
+
+    class StopAfterFirstSave(FileCheckpoint):
+        def save(self, state):
+            super().save(state)
+            raise _Stop
+
+    config = RepeatedWordsConfig(**{**TINY, "steps": 11})
+    unit = {"lag": 3, "cell": "LSTM"}
+    whole = run_unit(config, unit, FileCheckpoint(tmp_path / "a.npz", 4), lambda d, t: None)
+    with pytest.raises(_Stop):
+        run_unit(config, unit, StopAfterFirstSave(tmp_path / "b.npz", 4), lambda d, t: None)
+    resumed = run_unit(config, unit, FileCheckpoint(tmp_path / "b.npz", 4), lambda d, t: None)
+    assert resumed == whole
+
+
+def _rows(accuracy):
+    return {
+        "results": [
+            {"cell": c, "lag": 20, "test_accuracy": a, "test_loss": 0.5}
+            for c, a in accuracy.items()
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "reproduced"),
+    [
+        ({"RNN": 0.52, "LSTM": 1.0, "GRU": 0.8}, True),
+        ({"RNN": 0.52, "LSTM": 1.0, "GRU": 0.7}, False),  # the GRU below 0.75
+        ({"RNN": 0.65, "LSTM": 1.0, "GRU": 1.0}, False),  # the RNN not at chance
+        ({"RNN": 0.45, "LSTM": 0.99}, True),
+        ({"LSTM": 1.0, "GRU": 1.0}, False),  # no RNN: not tested
+    ],
+)
+def test_judge_rule(accuracy, reproduced):
+    from handgrad.experiments.repeated_words import judge
+
+    config = RepeatedWordsConfig(lags=(20,), cells=tuple(accuracy))
+    verdict = judge(config, _rows(accuracy))
+    assert verdict.reproduced is reproduced
+    assert "within 0.1 of chance (0.5)" in verdict.rule and "at least 0.75" in verdict.rule
+    assert verdict.measured["test_accuracy"]["LSTM"]["20"] == accuracy["LSTM"]
+
+
+def test_the_quick_run_shows_the_gated_cells_keeping_the_long_lag(tmp_path):
+    """The quick run's longest lag alone: the RNN at chance, the LSTM and the GRU far above."""
+    from handgrad.experiments.config import resolve_config
+    from handgrad.experiments.repeated_words import EXPERIMENT
+    from handgrad.experiments.runner import run_experiment
+
+    config = resolve_config(
+        RepeatedWordsConfig, quick_overrides=EXPERIMENT.quick, overrides=["lags=20"]
+    )
+    result = run_experiment(EXPERIMENT, config, tmp_path / "run", quick=True)
+    accuracy = {r["cell"]: r["test_accuracy"] for r in result.rows["results"]}
+    assert abs(accuracy["RNN"] - 0.5) < 0.1  # measured 0.512 (sd of chance 0.022)
+    assert accuracy["LSTM"] >= 0.9 and accuracy["GRU"] >= 0.9  # measured 1.0 and 1.0
+    assert result.verdict.reproduced is True
+    assert (tmp_path / "run" / "accuracy_vs_lag.png").is_file()

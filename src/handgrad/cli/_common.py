@@ -25,6 +25,7 @@ from typing import NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from handgrad._files import same_file
@@ -57,7 +58,7 @@ def _one_line(text: str) -> str:
 def fail(message: str) -> NoReturn:
     """Print ``error: message`` as one line on stderr and exit with code 2."""
     stderr_console().print(
-        f"[red]error:[/red] {_one_line(message)}", highlight=False, soft_wrap=True
+        f"[red]error:[/red] {escape(_one_line(message))}", highlight=False, soft_wrap=True
     )
     raise typer.Exit(code=EXIT_USAGE)
 
@@ -85,7 +86,7 @@ def library_errors() -> Iterator[None]:
         finally:
             for w in caught:
                 err.print(
-                    f"[yellow]warning:[/yellow] {_one_line(str(w.message))}",
+                    f"[yellow]warning:[/yellow] {escape(_one_line(str(w.message)))}",
                     highlight=False,
                     soft_wrap=True,
                 )

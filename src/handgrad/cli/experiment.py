@@ -1,30 +1,30 @@
 """``handgrad experiment``: run the experiments that test the assignment's claims.
 
-``handgrad experiment repeated-words [--lags 2,5,10,20] [--steps N] [--seed S] [--hidden-size H]
-[--gate-bias B] [--cells RNN,LSTM,GRU] [--json OUT] [--plot PATH]`` trains a vanilla RNN, an LSTM and a GRU on the repeated-words task of
-:mod:`handgrad.experiments.repeated_words` at each lag and prints their held-out accuracy. A progress
-bar (on stderr) follows the training; a library ``ValueError`` or ``TypeError`` (a bad option value)
-becomes a one-line error with exit code 2.
+``handgrad experiment list``
+    Every experiment: its name, the claim it tests, the reference result, and the wall time of
+    its ``--quick`` and full runs on a 2-core machine.
+
+``handgrad experiment run NAME [--quick] [--seed S] [--out DIR] [--jobs N] [--dask-scheduler ADDR]
+[--resume] [--set key=value ...]``
+    Runs one experiment through :func:`handgrad.experiments.runner.run_experiment` and writes its
+    folder (default ``runs/NAME-YYYYmmdd-HHMMSS``): ``config.json``, ``results.csv``,
+    ``summary.json``, ``summary.md`` and the figures as PNG and SVG. ``--set`` takes any field of
+    the experiment's config (``--set lags=2,5,10 --set steps=200``); ``--quick`` starts from the
+    quick run's values. The config and the ``--out`` folder are checked before any work: a bad
+    value, an unknown key or an existing folder (without ``--resume``) is a one-line error with
+    exit code 2. A progress bar over all units of work (with ETA) is drawn on stderr when it is
+    a terminal; the verdict and the folder are printed on stdout.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from handgrad._files import atomic_write, write_atomic
-from handgrad.cli._common import (
-    check_distinct_outputs,
-    check_figure_path,
-    check_output_path,
-    library_errors,
-    progress,
-)
+from handgrad.cli._common import fail, library_errors, progress
 
 __all__ = ["experiment_app"]
 
@@ -34,86 +34,117 @@ experiment_app = typer.Typer(
 )
 
 
-def _parse_ints(text: str, name: str) -> tuple[int, ...]:
-    """ "2,5,10" -> (2, 5, 10); anything else is a ValueError naming the option."""
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    try:
-        return tuple(int(p) for p in parts)
-    except ValueError:
-        raise ValueError(
-            f"{name} must be comma-separated integers such as 2,5,10; got {text!r}"
-        ) from None
+@experiment_app.command("list")
+def list_experiments() -> None:
+    """Every experiment: name, claim, reference result, time of --quick and full runs."""
+    from handgrad.experiments.registry import EXPERIMENTS
+
+    out = Console(soft_wrap=True)
+    for i, e in enumerate(EXPERIMENTS.values()):
+        if i:
+            out.print()
+        out.print(f"[bold]{e.name}[/bold]", highlight=False)
+        out.print(f"  claim: {e.claim}", highlight=False)
+        out.print(f"  reference: {e.reference}", highlight=False)
+        out.print(f"  time on 2 cores: --quick {e.quick_time}, full {e.full_time}", highlight=False)
 
 
-@experiment_app.command("repeated-words")
-def repeated_words(
-    lags: Annotated[
-        str, typer.Option("--lags", help="Comma-separated lags (steps from a word to its repeat).")
-    ] = "2,5,10,20",
-    steps: Annotated[int, typer.Option("--steps", help="Adam steps per cell and lag.")] = 400,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of data and initial weights.")] = 0,
-    hidden_size: Annotated[int, typer.Option("--hidden-size", help="Hidden units H.")] = 16,
-    gate_bias: Annotated[
-        float,
-        typer.Option(
-            "--gate-bias", help="Added to the LSTM forget / GRU update gate bias at init."
-        ),
-    ] = 2.0,
-    cells: Annotated[
-        str, typer.Option("--cells", help="Comma-separated cells among RNN, LSTM, GRU.")
-    ] = "RNN,LSTM,GRU",
-    json_out: Annotated[
-        Path | None, typer.Option("--json", help="Also write the results to this JSON file.")
+@experiment_app.command("run")
+def run(
+    name: Annotated[str, typer.Argument(help="The experiment (see 'handgrad experiment list').")],
+    quick: Annotated[
+        bool, typer.Option("--quick", help="The short run (under 2 minutes on 2 cores).")
+    ] = False,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Root seed (replaces the config's).")
     ] = None,
-    plot: Annotated[
+    out: Annotated[
         Path | None,
-        typer.Option("--plot", help="Save the accuracy-vs-lag figure here (.png, .svg)."),
+        typer.Option("--out", help="Run folder (default runs/NAME-YYYYmmdd-HHMMSS); must be new."),
+    ] = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", help="Units at a time, in local processes (joblib).")
+    ] = 1,
+    dask_scheduler: Annotated[
+        str | None,
+        typer.Option("--dask-scheduler", help="Run the units on this Dask scheduler (address)."),
+    ] = None,
+    dask_timeout: Annotated[
+        float, typer.Option("--dask-timeout", help="Seconds to wait for the Dask scheduler.")
+    ] = 10.0,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Continue the killed run in --out from its checkpoints."),
+    ] = False,
+    checkpoint_every: Annotated[
+        int, typer.Option("--checkpoint-every", help="Training steps between checkpoints.")
+    ] = 50,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="key=value: set a config field (repeat for several)."),
     ] = None,
 ) -> None:
-    """RNN vs LSTM vs GRU on a repeated-words task as the lag grows (assignment Q1(c))."""
-    from handgrad.experiments.repeated_words import RepeatedWordsConfig, run
+    """Run one experiment and write its folder: config, tidy results, summary, figures."""
+    from handgrad.experiments.config import resolve_config
+    from handgrad.experiments.registry import get_experiment
+    from handgrad.experiments.runner import (
+        DASK_INSTALL,
+        dask_available,
+        default_out_dir,
+        prepare_out_dir,
+        run_experiment,
+    )
 
-    out = Console()
     with library_errors():
-        check_output_path(json_out, "--json")
-        plot_format = check_figure_path(plot, "--plot")
-        check_distinct_outputs({"--json": json_out, "--plot": plot})
-        config = RepeatedWordsConfig(
-            lags=_parse_ints(lags, "--lags"),
-            cells=tuple(c.strip() for c in cells.split(",") if c.strip()),
-            steps=steps,
+        experiment = get_experiment(name)
+        config = resolve_config(
+            experiment.config_type,
+            quick_overrides=experiment.quick if quick else None,
+            overrides=settings or [],
             seed=seed,
-            hidden_size=hidden_size,
-            gate_bias=gate_bias,
         )
+        if jobs < 1:
+            raise ValueError(f"--jobs must be at least 1; got {jobs}")
+        if checkpoint_every < 1:
+            raise ValueError(f"--checkpoint-every must be at least 1; got {checkpoint_every}")
+        if not dask_timeout > 0:
+            raise ValueError(f"--dask-timeout must be a positive number; got {dask_timeout}")
+        if resume and out is None:
+            raise ValueError("--resume needs --out DIR, the folder of the run to continue")
+        if dask_scheduler is not None and not dask_available():
+            fail(f"--dask-scheduler needs Dask: {DASK_INSTALL}")
+        folder = out if out is not None else default_out_dir(experiment.name)
+        prepare_out_dir(folder, experiment, config, resume=resume, option="--out")
         with progress() as bar:
-            task = bar.add_task("training", total=None)
-            result = run(
-                config, progress=lambda done, total: bar.update(task, completed=done, total=total)
-            )
-    table = Table(title="Held-out accuracy")
-    table.add_column("cell")
-    for lag in config.lags:
-        table.add_column(f"lag {lag}", justify="right")
-    for cell in config.cells:
-        table.add_row(cell, *(f"{result.get(cell, lag).test_accuracy:.3f}" for lag in config.lags))
-    out.print(table)
-    out.print(
-        f"{config.test_size} held-out sequences per lag; chance accuracy {result.chance:g}.",
-        highlight=False,
-    )
-    out.print(
-        f"H = {config.hidden_size}, {config.steps} Adam steps of {config.batch_size} sequences "
-        f"(lr {config.lr:g}, clip {config.max_grad_norm:g}, gate bias {config.gate_bias:g}), "
-        f"seed {config.seed}",
-        highlight=False,
-    )
-    with library_errors():
-        if json_out is not None:
-            write_atomic(json_out, json.dumps(result.as_dict(), indent=2))
-        if plot is not None:
-            from handgrad.experiments.plots import repeated_words_figure
+            task = bar.add_task(experiment.name, total=None)
 
-            figure = repeated_words_figure(result)
-            with atomic_write(plot, binary=True) as f:
-                figure.savefig(f, format=plot_format)
+            def report(done: float, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            result = run_experiment(
+                experiment,
+                config,
+                folder,
+                quick=quick,
+                jobs=jobs,
+                dask_scheduler=dask_scheduler,
+                dask_timeout=dask_timeout,
+                resume=resume,
+                checkpoint_every=checkpoint_every,
+                progress=report,
+            )
+    console = Console(soft_wrap=True)
+    verdict = result.verdict
+    answer = "[green]reproduced[/green]" if verdict.reproduced else "[red]not reproduced[/red]"
+    console.print(f"[bold]{experiment.name}[/bold]: {answer}", highlight=False)
+    console.print(f"rule: {verdict.rule}", highlight=False)
+    checks = verdict.measured.get("checks")
+    if isinstance(checks, dict):
+        for check, held in checks.items():
+            console.print(f"  [{'x' if held else ' '}] {check}", highlight=False, markup=False)
+    where = result.where if not result.resumed_units else f"{result.where}, resumed"
+    console.print(
+        f"{result.units} units ({where}) in {result.seconds:.1f} s; the run folder: {result.out}",
+        highlight=False,
+    )
+    console.print("files: " + ", ".join(result.files), highlight=False)

@@ -1,11 +1,22 @@
-"""Experiments that test the assignment's claims: one module per experiment.
+"""Experiments that test the assignment's claims, and the runner that runs them.
 
-Each experiment is a function ``run(config, progress=None) -> result`` with a small frozen config
-dataclass and a result dataclass; nothing here prints. :mod:`handgrad.experiments.plots` draws the
-results; the ``handgrad experiment`` command runs them from the terminal.
+Each experiment is a module that defines ``EXPERIMENT``, an
+:class:`~handgrad.experiments.base.Experiment`: the claim, the reference result, a validated config
+dataclass, its independent units of work, a verdict with a stated rule, and figures. Nothing in an
+experiment prints or writes files.
 
+* :mod:`handgrad.experiments.base`: the contract between an experiment and the runner.
+* :mod:`handgrad.experiments.config`: the config of a run from defaults, ``--quick``, ``--set``.
+* :mod:`handgrad.experiments.runner`: runs the units (serially, joblib processes, Dask) with
+  checkpoints and writes the run folder; :mod:`handgrad.experiments.output` writes its files.
+* :mod:`handgrad.experiments.registry`: every experiment by name (``EXPERIMENTS``).
+* :mod:`handgrad.experiments.vanishing_gradients`: the norm of dh_t/dh_k against t - k for tanh
+  RNNs of several spectral radii, an identity-initialised ReLU RNN, LSTMs and a GRU.
 * :mod:`handgrad.experiments.repeated_words`: assignment Q1(c), RNN vs LSTM vs GRU accuracy on a
-  repeated-word task as the lag grows.
+  repeated-word task as the lag grows (also a plain function, ``run(config)``).
+* :mod:`handgrad.experiments.plots`: their figures.
+
+``handgrad experiment list`` and ``handgrad experiment run NAME`` run them from the terminal.
 """
 
 from handgrad.experiments import repeated_words

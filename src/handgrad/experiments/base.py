@@ -18,7 +18,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["Checkpoint", "Experiment", "Progress", "Rows", "Verdict"]
+__all__ = [
+    "Checkpoint",
+    "Experiment",
+    "Progress",
+    "Rows",
+    "Verdict",
+    "load_optimizer_state",
+    "optimizer_state",
+]
 
 Rows = dict[str, list[dict[str, Any]]]
 """Tables of tidy rows by name: ``"results"`` (the main table, ``results.csv``) and optionally
@@ -107,3 +115,21 @@ class Experiment:
     quick: Mapping[str, Any] = field(default_factory=dict)
     quick_time: str = "?"
     full_time: str = "?"
+
+
+# -- helpers for a unit's checkpoint ----------------------------------------------------------
+def optimizer_state(optimizer: Any) -> dict[str, Any]:
+    """What a :class:`handgrad.optim.Optimizer` needs to continue exactly: its step count and the
+    per-parameter state (Adam's moments and step, SGD's momentum buffer, ...), ready for
+    :meth:`Checkpoint.save` (the arrays are the live ones: save before the next step)."""
+    return {"step_count": optimizer.step_count, "state": [dict(st) for st in optimizer.state]}
+
+
+def load_optimizer_state(optimizer: Any, state: Mapping[str, Any]) -> None:
+    """Restore what :func:`optimizer_state` saved into an optimizer built on the same parameters
+    (arrays are copied, so the optimizer owns them)."""
+    optimizer.step_count = int(state["step_count"])
+    optimizer.state = [
+        {k: v.copy() if hasattr(v, "copy") and hasattr(v, "shape") else v for k, v in st.items()}
+        for st in state["state"]
+    ]
