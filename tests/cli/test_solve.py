@@ -134,3 +134,12 @@ def test_other_seeds_pass_every_check(seed, tmp_path):
     assert doc["seed"] == seed
     assert doc["summary"]["failed"] == 0, doc["summary"]["failed_checks"]
     assert result.exit_code == 0
+
+
+def test_the_cli_knows_the_question_count_and_default_seed():
+    from handgrad.cli.solve import DEFAULT_SEED, N_QUESTIONS
+    from handgrad.solve import DEFAULT_SEED as SOLVE_SEED
+    from handgrad.solve import QUESTIONS
+
+    assert N_QUESTIONS == len(QUESTIONS) == max(QUESTIONS)
+    assert DEFAULT_SEED == SOLVE_SEED

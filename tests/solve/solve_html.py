@@ -1,12 +1,18 @@
-"""HTML structure checks with the standard library's parser, and loading a page in headless Chromium."""
+"""HTML structure checks with the standard library's parser, formulas as MathML, and loading a page
+in headless Chromium."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+from xml.etree import ElementTree
+
+from handgrad.solve.mathml import tex_lines_to_html
+from handgrad.solve.model import Answer, Formula
 
 VOID = {
     "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr",
@@ -70,10 +76,25 @@ def chromium() -> str | None:
     return None
 
 
-def dump_dom(path: Path, timeout: float = 60.0) -> str:
-    """Load ``path`` in headless Chromium (no network) and return the DOM after the load event."""
+@dataclass(frozen=True)
+class PageLoad:
+    """What headless Chromium made of a page: the DOM after the load event, the page's console."""
+
+    dom: str
+    console: list[str]  # the page's console messages (any level), as Chromium logs them
+
+
+def load_page(path: Path, screenshot: Path | None = None, timeout: float = 60.0) -> PageLoad:
+    """Load ``path`` in headless Chromium (no network); optionally save a 1000 x 1400 screenshot.
+
+    Chromium logs every console message of the page (log, warning, error, uncaught exception) to
+    stderr as ``...:CONSOLE:<line>] "<message>", source: <url> (<line>)``; those lines whose
+    source is the page are returned.
+    """
     exe = chromium()
     assert exe is not None
+    uri = path.resolve().as_uri()
+    extra = [f"--screenshot={screenshot}", "--window-size=1000,1400"] if screenshot else []
     with tempfile.TemporaryDirectory() as profile:
         result = subprocess.run(
             [
@@ -87,10 +108,14 @@ def dump_dom(path: Path, timeout: float = 60.0) -> str:
                 "--disable-component-update",
                 "--disable-sync",
                 "--disable-dev-shm-usage",
+                "--hide-scrollbars",
+                "--enable-logging=stderr",
+                "--v=0",
                 f"--user-data-dir={profile}",
                 "--virtual-time-budget=5000",
+                *extra,
                 "--dump-dom",
-                path.resolve().as_uri(),
+                uri,
             ],
             capture_output=True,
             text=True,
@@ -98,7 +123,17 @@ def dump_dom(path: Path, timeout: float = 60.0) -> str:
             check=False,
         )
     assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
+    console = [
+        line
+        for line in result.stderr.splitlines()
+        if ":CONSOLE" in line and f"source: {uri}" in line
+    ]
+    return PageLoad(result.stdout, console)
+
+
+def dump_dom(path: Path, timeout: float = 60.0) -> str:
+    """Load ``path`` in headless Chromium (no network) and return the DOM after the load event."""
+    return load_page(path, timeout=timeout).dom
 
 
 def checked_html(document: str, n_figures: int) -> StructureParser:
@@ -117,3 +152,27 @@ def checked_html(document: str, n_figures: int) -> StructureParser:
     # Scalable: the CSS sets width 100% and height auto, which needs a viewBox.
     assert all(t[1].get("viewbox") for t in figure_svgs)
     return p
+
+
+# The MathML Core elements (what Chromium and Firefox lay out natively) the converter may emit.
+MATHML_CORE = {
+    "math", "mrow", "mi", "mn", "mo", "mtext", "mspace", "mfrac", "msqrt",
+    "msub", "msup", "msubsup", "munder", "mover", "munderover",
+}  # fmt: skip
+
+
+def check_formulas(answer: Answer, plain: tuple[str, ...] = ()) -> None:
+    """Every formula of ``answer`` but those titled in ``plain`` has TeX, and its HTML is well-formed
+    XML made of paragraphs and MathML Core, with no TeX command left over."""
+    formulas = [i for i in answer.items if isinstance(i, Formula)]
+    assert formulas
+    for item in formulas:
+        if item.title in plain:
+            assert item.tex == "", item.title
+            continue
+        assert item.tex, f"formula {item.title!r} has no TeX"
+        fragment = tex_lines_to_html(item.tex)
+        root = ElementTree.fromstring(fragment)  # raises unless well-formed
+        tags = {e.tag for e in root.iter()} - {"div", "p"}
+        assert "math" in tags and tags <= MATHML_CORE, (item.title, tags - MATHML_CORE)
+        assert "\\" not in fragment and "$" not in fragment, item.title

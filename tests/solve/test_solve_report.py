@@ -1,27 +1,33 @@
-"""The report renderers (terminal, JSON, HTML), the data model, the exit code and a real browser.
+"""The report renderers (terminal, JSON, HTML), the exit code's summary and a real browser.
 
 HTML structure is checked with the standard library's parser; the page is also loaded in headless
-Chromium (skipped, with the reason, only when no Chromium is installed).
+Chromium (skipped, with the reason, only when no Chromium is installed), which must typeset the
+formulas' MathML.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from rich.console import Console
 
 from handgrad.solve.figures import new_figure, to_svg
-from handgrad.solve.model import (
-    Answer,
-    Figure,
-    check_close,
-    check_equal,
-    jsonable,
-)
+from handgrad.solve.model import Answer, Figure, Formula, check_close, check_equal
 from handgrad.solve.report import format_cell, render_console, summary, to_html, to_json
-from solve.solve_html import checked_html, chromium, dump_dom, parse
+from solve.solve_html import checked_html, chromium, load_page, parse
+
+needs_chromium = pytest.mark.skipif(
+    chromium() is None, reason="Chromium is not installed (apt-get install chromium)"
+)
+SUM_TEXT = "dE_t/dW = sum_{k=1..t} delta_k H_{k-1}^T,  for t < T"
+SUM_TEX = (
+    r"$\frac{\partial E_t}{\partial W} = \sum_{k=1}^{t} \delta_k H_{k-1}^\top$"
+    "\n"
+    r"for $t < T$, with $\delta_k = \frac{\partial E_t}{\partial a_k}$"
+)
 
 # ------------------------------------------------------------------------------------ fixtures
 
@@ -36,6 +42,7 @@ def _answers(failing: bool = False) -> list[Answer]:
     a = Answer(2, "A question <with> & markup")
     a.text("Hits at ranks 1 and 2 & more.")
     a.formula("F", "x < y & y > z")
+    a.formula("Sum", SUM_TEXT, SUM_TEX)
     a.table("T", ["k", "value"], [[1, 0.123456789], [2, "2/3"]], digits=3)
     a.matrix("M", np.array([[1.0, 2.0], [3.0, 4.0]]))
     a.values["ap"] = 0.75
@@ -51,47 +58,13 @@ def _answers(failing: bool = False) -> list[Answer]:
     return [a, b]
 
 
-# ---------------------------------------------------------------------------------- data model
-
-
-def test_check_close_relative_error_worked_example():
-    # |1.0 - 1.1| / max(1.0, 1.1) = 0.1 / 1.1 = 0.0909...
-    c = check_close("x", 1.0, 1.1, method="m", tolerance=0.1)
-    assert c.error == pytest.approx(0.1 / 1.1, rel=1e-14)
-    assert c.passed
-    assert not check_close("x", 1.0, 1.1, method="m", tolerance=0.09).passed
-
-
-def test_check_close_shape_mismatch_and_nan_fail():
-    assert not check_close("x", np.ones(3), np.ones(4), method="m", tolerance=1.0).passed
-    assert not check_close("x", np.nan, 1.0, method="m", tolerance=1.0).passed
-    both_zero = check_close("x", np.zeros(2), np.zeros(2), method="m", tolerance=0.0)
-    assert both_zero.passed and both_zero.error == 0.0
-
-
-def test_check_equal():
-    assert check_equal("s", (9, 9), (9, 9), method="m").passed
-    c = check_equal("s", 8, 9, method="m")
-    assert (c.passed, c.error) == (False, 1.0)
-
-
-def test_jsonable_handles_numpy_fractions_and_non_finite():
-    from fractions import Fraction
-
-    out = jsonable(
-        {"a": np.arange(3), "b": Fraction(1, 4), "c": np.float32(0.5), 1: [np.inf, -np.inf, np.nan]}
-    )
-    assert out == {"a": [0, 1, 2], "b": 0.25, "c": 0.5, "1": ["inf", "-inf", "nan"]}
-    json.dumps(out, allow_nan=False)
+# ---------------------------------------------------------------------------------- renderers
 
 
 def test_format_cell():
     assert format_cell(0.123456789, 3) == "0.123"
     assert format_cell(7) == "7"
     assert format_cell("4/7") == "4/7"
-
-
-# ---------------------------------------------------------------------------------- renderers
 
 
 def test_summary_counts():
@@ -110,8 +83,10 @@ def test_json_schema():
         "question", "title", "passed", "values", "checks", "items", "figures",
     }  # fmt: skip
     assert first["values"] == {"ap": 0.75, "nan": "nan"}
-    assert [i["kind"] for i in first["items"]] == ["text", "formula", "table", "matrix"]
-    assert first["items"][3]["entries"] == [[1.0, 2.0], [3.0, 4.0]]
+    assert [i["kind"] for i in first["items"]] == ["text", "formula", "formula", "table", "matrix"]
+    assert first["items"][4]["entries"] == [[1.0, 2.0], [3.0, 4.0]]
+    # Formulas keep their plain text in JSON; the TeX is for the HTML only.
+    assert first["items"][2] == {"kind": "formula", "title": "Sum", "text": SUM_TEXT}
     check = first["checks"][0]
     assert set(check) == {"name", "method", "value", "reference", "error", "tolerance", "passed"}
     assert check["passed"] is True
@@ -127,6 +102,7 @@ def test_console_marks_pass_and_fail():
     assert "PASS" in text and "FAIL" in text
     assert "2 of 3 checks passed" in text and "failed: Q2: bad" in text
     assert "figure: First (in r.html)" in text
+    assert "sum_{k=1..t} delta_k" in text and "\\frac" not in text and "<math" not in text
 
 
 def test_html_structure_escaping_and_responsiveness():
@@ -136,24 +112,60 @@ def test_html_structure_escaping_and_responsiveness():
     assert "max-width: 100%" in document and "@media" in document
     assert [t[1]["id"] for t in p.tags if t[0] == "section"] == ["q2", "q5"]
     assert "1 of 3 checks failed" in document
+    # A formula with TeX is MathML (block and inline), one without it a monospace block.
+    assert "<pre>x &lt; y &amp; y &gt; z</pre>" in document
+    names = [t[0] for t in p.tags]
+    assert names.count("math") == 3 and names.count("mfrac") == 2 and "munderover" in names
+    assert SUM_TEXT not in document
 
 
-@pytest.mark.skipif(
-    chromium() is None, reason="Chromium is not installed (apt-get install chromium)"
-)
-def test_html_renders_in_headless_chromium(tmp_path):
-    path = tmp_path / "report.html"
-    path.write_text(to_html(_answers(), seed=0, version="0"), encoding="utf-8")
-    dom = dump_dom(path)
-    p = parse(dom)
+# The probe measures the layout: a typeset fraction has its numerator above its denominator, and
+# a typeset sum its lower limit below the sign (without MathML both would sit on one line).
+_PROBE = """<script>
+window.addEventListener("load", function () {
+  function below(a, b) { return a.getBoundingClientRect().bottom <= b.getBoundingClientRect().top + 1; }
+  var fracs = document.querySelectorAll("mfrac"), sums = document.querySelectorAll("munderover");
+  var stacked = 0, limits = 0;
+  fracs.forEach(function (f) { if (below(f.children[0], f.children[1])) stacked += 1; });
+  sums.forEach(function (s) { if (below(s.children[0], s.children[1])) limits += 1; });
+  document.body.setAttribute("data-fractions", stacked + " of " + fracs.length);
+  document.body.setAttribute("data-limits", limits + " of " + sums.length);
+});
+</script>"""
+_CONTROL = '<script>console.error("control: the page\'s messages reach the log");</script>'
+
+
+def _plain_formulas(answers: list[Answer]) -> list[Answer]:
+    """The same answers with every formula's TeX dropped: plain text in a monospace block."""
+    return [
+        replace(a, items=[replace(i, tex="") if isinstance(i, Formula) else i for i in a.items])
+        for a in answers
+    ]
+
+
+@needs_chromium
+def test_html_renders_in_headless_chromium_with_typeset_math(tmp_path):
+    answers = _answers()
+    math_page, plain_page = tmp_path / "math.html", tmp_path / "plain.html"
+    math_page.write_text(
+        to_html(answers, seed=0, version="0").replace("</body>", _PROBE + "</body>"),
+        encoding="utf-8",
+    )
+    # The plain page logs one message on purpose: it shows that the log read below is the page's.
+    plain_page.write_text(
+        to_html(_plain_formulas(answers), seed=0, version="0").replace(
+            "</body>", _CONTROL + "</body>"
+        ),
+        encoding="utf-8",
+    )
+    math = load_page(math_page, screenshot=tmp_path / "math.png")
+    plain = load_page(plain_page, screenshot=tmp_path / "plain.png")
+    p = parse(math.dom)
     body = next(t[1] for t in p.tags if t[0] == "body")
     assert body.get("data-report-ready") == "yes"  # the inline script ran after the load event
     assert body.get("data-figures") == "2"
     assert len([t for t in p.tags if t[0] == "svg" and t[2] and t[2][-1] == "figure"]) == 2
-
-
-def test_solve_question_rejects_unknown_numbers():
-    from handgrad.solve import solve_question
-
-    with pytest.raises(ValueError, match=r"question must be one of \[1, 2, 3, 4, 5\]; got 6"):
-        solve_question(6)
+    assert body.get("data-fractions") == "2 of 2" and body.get("data-limits") == "1 of 1"
+    assert (tmp_path / "math.png").read_bytes() != (tmp_path / "plain.png").read_bytes()
+    assert math.console == []  # no error, warning or log from the page
+    assert len(plain.console) == 1 and "control: the page's messages" in plain.console[0]

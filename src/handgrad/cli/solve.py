@@ -18,21 +18,19 @@ from rich.console import Console
 from handgrad import __version__
 from handgrad._files import write_atomic
 from handgrad.cli._common import check_output_path, library_errors
-from handgrad.solve import DEFAULT_SEED, QUESTIONS, solve_all
-from handgrad.solve.report import render_console, summary, to_html, to_json
 
-__all__ = ["DEFAULT_HTML", "EXIT_FAILED_CHECK", "solve"]
+__all__ = ["DEFAULT_HTML", "EXIT_FAILED_CHECK", "N_QUESTIONS", "solve"]
 
 DEFAULT_HTML = Path("handgrad-report.html")
 EXIT_FAILED_CHECK = 1
+N_QUESTIONS = 5  # len(handgrad.solve.QUESTIONS), kept here so that --help and --version stay fast
+DEFAULT_SEED = 0  # handgrad.solve.DEFAULT_SEED (a test pins both)
 
 
 def solve(
     question: Annotated[
         int | None,
-        typer.Option(
-            "--question", "-q", min=1, max=len(QUESTIONS), help="Only this question (1-5)."
-        ),
+        typer.Option("--question", "-q", min=1, max=N_QUESTIONS, help="Only this question (1-5)."),
     ] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print every answer and check as JSON to stdout.")
@@ -53,6 +51,9 @@ def solve(
     ] = DEFAULT_SEED,
 ) -> None:
     """Recompute and verify the assignment's answers (exit code 1 when a check fails)."""
+    from handgrad.solve import solve_all
+    from handgrad.solve.report import render_console, summary, to_html, to_json
+
     console = Console()
     target = html if (html is not None or json_output) else DEFAULT_HTML
     with library_errors():

@@ -1,19 +1,28 @@
 """The worked solution of the assignment: one module per question, and a renderer.
 
-Each question module (``q1_bptt`` ... ``q5_transposed_conv``) exposes
-``solve(seed: int, figures: bool) -> Answer``: it computes the answer with handgrad's library,
-checks it against an independent route and, on request, draws its figures.
+Each question module (``q1_bptt`` ... ``q5_transposed_conv``) separates three steps:
+``compute(seed)`` returns a small frozen dataclass with the library's answers and the independent
+routes that check them (finite differences, a second algorithm, a closed form, exact arithmetic);
+``checks(result)`` compares them and returns the :class:`~handgrad.solve.model.Check` list; and
+``render(result, checks, figures)`` builds the :class:`~handgrad.solve.model.Answer` (text, formulas,
+tables, values, and the figures on request). ``solve(seed, figures)`` runs the three.
 :mod:`handgrad.solve.report` renders answers to the terminal, JSON and HTML.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
+from handgrad.solve import (
+    q1_bptt,
+    q2_average_precision,
+    q3_focal_loss,
+    q4_l2_vs_iou,
+    q5_transposed_conv,
+)
 from handgrad.solve.model import Answer
 
-__all__ = ["DEFAULT_SEED", "QUESTIONS", "solve_all", "solve_question"]
+__all__ = ["DEFAULT_SEED", "QUESTIONS", "SOLVERS", "solve_all", "solve_question"]
 
 DEFAULT_SEED = 0
 
@@ -25,12 +34,13 @@ QUESTIONS: dict[int, str] = {
     5: "Transposed convolution: output size and the convolution matrix",
 }
 
-_MODULES: dict[int, str] = {
-    1: "q1_bptt",
-    2: "q2_average_precision",
-    3: "q3_focal_loss",
-    4: "q4_l2_vs_iou",
-    5: "q5_transposed_conv",
+# question -> solve(seed, figures)
+SOLVERS: dict[int, Callable[[int, bool], Answer]] = {
+    1: q1_bptt.solve,
+    2: q2_average_precision.solve,
+    3: q3_focal_loss.solve,
+    4: q4_l2_vs_iou.solve,
+    5: q5_transposed_conv.solve,
 }
 
 
@@ -38,9 +48,7 @@ def solve_question(question: int, *, seed: int = DEFAULT_SEED, figures: bool = T
     """Solve one question (1-5) and check it; see the module docstring."""
     if question not in QUESTIONS:
         raise ValueError(f"question must be one of {sorted(QUESTIONS)}; got {question!r}")
-    module = importlib.import_module(f"handgrad.solve.{_MODULES[question]}")
-    answer: Answer = module.solve(seed=seed, figures=figures)
-    return answer
+    return SOLVERS[question](seed, figures)
 
 
 def solve_all(

@@ -14,14 +14,16 @@ from fractions import Fraction
 from typing import Any, Literal
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "Answer",
     "Cell",
     "Check",
     "Figure",
+    "FloatArray",
     "Formula",
+    "IntArray",
     "Item",
     "Matrix",
     "Table",
@@ -32,6 +34,8 @@ __all__ = [
 ]
 
 Cell = str | int | float
+FloatArray = NDArray[np.floating]  # the (float64) arrays of a question's result
+IntArray = NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -44,10 +48,16 @@ class Text:
 
 @dataclass(frozen=True)
 class Formula:
-    """A formula in plain-text notation (shown in a monospace block)."""
+    """A formula: plain-text notation for the terminal and JSON, and optionally TeX for HTML.
+
+    ``tex`` says the same as ``text`` in the TeX subset of :mod:`handgrad.solve.mathml` (prose
+    lines with ``$...$`` math); the HTML report shows it as MathML. Without ``tex`` the HTML shows
+    ``text`` in a monospace block, as the terminal does.
+    """
 
     title: str
     text: str
+    tex: str = ""
     kind: Literal["formula"] = "formula"
 
 
@@ -140,8 +150,8 @@ class Answer:
     def text(self, text: str) -> None:
         self.items.append(Text(text))
 
-    def formula(self, title: str, text: str) -> None:
-        self.items.append(Formula(title, text))
+    def formula(self, title: str, text: str, tex: str = "") -> None:
+        self.items.append(Formula(title, text, tex))
 
     def table(
         self, title: str, columns: list[str], rows: list[list[Cell]], digits: int = 6

@@ -1,9 +1,11 @@
 """Renderers for worked answers: the terminal (rich), JSON and a self-contained HTML page.
 
-The HTML page needs no network: figures are inline SVG, the style sheet and the one script are
-inline, and a viewport meta tag with responsive CSS makes it readable on a phone. After the page has
-loaded, the inline script sets ``data-report-ready="yes"`` on ``<body>`` and records the number of
-figures it found in ``data-figures`` (a browser test reads both).
+The HTML page needs no network: figures are inline SVG, formulas are MathML (from each formula's
+TeX, see :mod:`handgrad.solve.mathml`; the browser typesets them natively), the style sheet and the
+one script are inline, and a viewport meta tag with responsive CSS makes it readable on a phone.
+The terminal and JSON keep the formulas' plain text. After the page has loaded, the inline script
+sets ``data-report-ready="yes"`` on ``<body>`` and records the number of figures it found in
+``data-figures`` (a browser test reads both).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from handgrad.solve.mathml import tex_lines_to_html
 from handgrad.solve.model import Answer, Cell, Check, Formula, Matrix, Table, Text, jsonable
 
 __all__ = ["format_cell", "render_console", "summary", "to_html", "to_json"]
@@ -176,6 +179,9 @@ table.matrix td { border: none; padding: 0.1rem 0.6rem; }
 .matrix-block { display: inline-block; vertical-align: top; margin-right: 1.5rem; max-width: 100%; }
 table.matrix { border-left: 2px solid #444; border-right: 2px solid #444; }
 pre { background: #f6f8fa; padding: 0.6rem; overflow-x: auto; font-size: 0.85rem; }
+.formula { background: #f6f8fa; padding: 0.1rem 0.6rem; overflow-x: auto; }
+.formula p { margin: 0.4rem 0; } .formula math[display="block"] { margin: 0.5rem 0; }
+math { font-size: 1.05em; }
 figure { margin: 1rem 0; }
 figure svg { display: block; width: 100%; max-width: 100%; height: auto; }
 figcaption { color: var(--muted); font-size: 0.9rem; }
@@ -228,7 +234,8 @@ def _html_answer(a: Answer) -> str:
         if isinstance(item, Text):
             out.append(f"<p>{_e(item.text)}</p>")
         elif isinstance(item, Formula):
-            out.append(f"<h3>{_e(item.title)}</h3><pre>{_e(item.text)}</pre>")
+            body = tex_lines_to_html(item.tex) if item.tex else f"<pre>{_e(item.text)}</pre>"
+            out.append(f"<h3>{_e(item.title)}</h3>{body}")
         elif isinstance(item, Table):
             out.append(f"<h3>{_e(item.title)}</h3>")
             out.append(_html_table(item.columns, item.rows, item.digits, "data"))

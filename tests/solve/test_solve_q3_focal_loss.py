@@ -3,17 +3,55 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from handgrad.solve import q3_focal_loss as q3
 from handgrad.solve import solve_question
 from handgrad.solve.q3_focal_loss import GAMMAS, PROBABILITIES
+from solve.solve_html import check_formulas
+
+
+@pytest.fixture(scope="module")
+def result():
+    return q3.compute()
 
 
 @pytest.fixture(scope="module")
 def answer():
     return solve_question(3, figures=True)
+
+
+# ------------------------------------------------------------------------ compute and checks alone
+
+
+def test_compute_shapes_and_worked_values(result):
+    G, P = len(GAMMAS), len(PROBABILITIES)
+    assert result.ce.shape == (P,) and result.fl.shape == (G, P) and result.ratio.shape == (G, P)
+    assert result.from_logits.shape == (G, P) and result.curves.shape == (G, q3.CURVE_POINTS)
+    # gamma = 1, p = 1/2: (1/2) * log 2 = 0.34657...
+    j = PROBABILITIES.index(0.5)
+    assert result.fl[GAMMAS.index(1.0), j] == pytest.approx(0.5 * math.log(2), rel=1e-14)
+    assert result.from_logits[GAMMAS.index(1.0), j] == pytest.approx(0.5 * math.log(2), rel=1e-14)
+    # (1 - 0.75)^0.5 = 0.5
+    assert result.factor[GAMMAS.index(0.5), PROBABILITIES.index(0.75)] == pytest.approx(0.5)
+
+
+def test_checks_fail_where_the_result_is_perturbed(result):
+    assert all(c.passed for c in q3.checks(result))
+    names = [c.name for c in q3.checks(result)]
+    logits = replace(result, from_logits=result.from_logits * (1 + 1e-9))
+    assert [c.passed for c in q3.checks(logits)] == [True, False, True]
+    factor = replace(result, factor=result.factor + 1e-9)
+    assert [c.name for c in q3.checks(factor) if not c.passed] == [names[2]]
+    # A wrong CE breaks gamma = 0 and the ratio, not the logits route.
+    ce = replace(result, ce=result.ce * (1 + 1e-9))
+    assert [c.passed for c in q3.checks(ce)] == [False, True, False]
+
+
+# ------------------------------------------------------------------------------ the whole answer
 
 
 def test_values(answer):
@@ -43,6 +81,10 @@ def test_checks_and_figure(answer):
     assert len(answer.checks) == 3 and all(c.passed for c in answer.checks)
     assert [f.name for f in answer.figures] == ["focal-loss"]
     assert answer.figures[0].svg.count("<path") > len(GAMMAS)
+
+
+def test_formulas_are_typeset(answer):
+    check_formulas(answer)
 
 
 def test_wrong_focal_loss_fails(monkeypatch):

@@ -1,17 +1,91 @@
-"""Q1: the seed's BPTT gradients term by term, the general sum, the Jacobian norms, part (c)."""
+"""Q1 (a): the seed's BPTT gradients term by term and the general sum; and Q1's whole answer
+(parts (b) and (c) alone are tested in test_solve_q1_vanishing.py and test_solve_q1_long_term.py)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from handgrad.solve import q1_bptt as q1
 from handgrad.solve import solve_question
-from handgrad.solve.q1_bptt import LAGS, PART_C, SIZES
+from handgrad.solve.q1_bptt import SIZES
+from handgrad.solve.q1_long_term import PART_C
+from handgrad.solve.q1_vanishing import LAGS
+from solve.solve_html import check_formulas
 
 
 @pytest.fixture(scope="module")
-def answer():
-    return solve_question(1, figures=True)
+def result(q1_result):
+    return q1_result
+
+
+@pytest.fixture(scope="module")
+def answer(result):
+    return q1.render(result, q1.checks(result), figures=True)
+
+
+# ---------------------------------------------------------------------------------------- (a) alone
+
+
+@pytest.fixture(scope="module")
+def part_a():
+    return q1.compute_a(np.random.default_rng(3))
+
+
+def test_compute_a_gradients_by_every_route(part_a):
+    H, D = SIZES["H"], SIZES["D"]
+    assert [g.key for g in part_a.gradients] == ["dE2/dW", "dE2/dU", "dE3/dW", "dE3/dU"]
+    for g in part_a.gradients:
+        t = int(g.key[2])
+        assert g.terms.shape == (t, H, H if g.key.endswith("W") else D)
+        for route in (g.seed_formula, g.full_bptt, g.finite_differences):
+            np.testing.assert_allclose(route, g.total, rtol=0, atol=1e-8)
+    # dE_t/dU = sum_k delta_k I_k^T with one-hot I_k: only the columns of the words seen by step t
+    # are non-zero.
+    inputs = part_a.model.inputs  # (T, D)
+    for g in part_a.gradients[1::2]:
+        t = int(g.key[2])
+        unseen = inputs[:t].sum(axis=0) == 0  # (D,)
+        assert np.all(g.total[:, unseen] == 0) and np.all(g.total[:, ~unseen] != 0)
+    assert part_a.long_terms.weight_hh.shape == (q1.LONG_T, H, H)
+    assert part_a.long_full.shape == (H * H + H * D,)
+
+
+def test_checks_a_fail_where_one_route_is_perturbed(part_a):
+    assert all(c.passed for c in q1.checks_a(part_a))
+    g = part_a.gradients[1]  # dE2/dU
+    fd = g.finite_differences.copy()
+    fd[0, 0] += 1e-6 * np.abs(g.total).max()
+    wrong = replace(
+        part_a,
+        gradients=(part_a.gradients[0], replace(g, finite_differences=fd), *part_a.gradients[2:]),
+    )
+    failed = [c.name for c in q1.checks_a(wrong) if not c.passed]
+    assert failed == ["dE2/dU: sum of the terms = finite differences"]
+    long = replace(part_a, long_full=part_a.long_full * (1 + 1e-10))
+    failed = [c.name for c in q1.checks_a(long) if not c.passed]
+    assert failed == [f"E_{q1.LONG_T}: the {q1.LONG_T} terms for W and U add up to full BPTT"]
+
+
+def test_wrong_bptt_fails(monkeypatch):
+    import handgrad.nn.bptt as bptt
+
+    original = bptt.seed_formula_gradients
+
+    def wrong(*args, **kwargs):
+        out = dict(original(*args, **kwargs))
+        out["dE3/dW"] = out["dE3/dW"] * 1.01
+        return out
+
+    monkeypatch.setattr(bptt, "seed_formula_gradients", wrong)
+    part_a = q1.compute_a(np.random.default_rng(0))
+    failed = [c.name for c in q1.checks_a(part_a) if not c.passed]
+    assert failed == ["dE3/dW: the seed's formula = sum of the terms"]
+
+
+# ------------------------------------------------------------------------------ the whole answer
 
 
 def test_four_gradients_have_the_seed_shapes(answer):
@@ -94,56 +168,16 @@ def test_part_c_is_honest_and_figure(answer):
     assert all(f.svg.startswith("<svg") for f in answer.figures)
 
 
-def _fake_result(accuracy):
-    """A repeated-words result with the given held-out accuracy per (cell, lag)."""
-    from handgrad.experiments.repeated_words import (
-        CellResult,
-        RepeatedWordsConfig,
-        RepeatedWordsResult,
+def test_formulas_are_typeset(answer):
+    # Part (c)'s experiment is a description, not a formula: it stays a monospace block.
+    check_formulas(answer, plain=("(c) The experiment (handgrad.experiments.repeated_words)",))
+    seed_formulas = next(i for i in answer.items if i.title.startswith("(a) The seed's gradients"))
+    assert (
+        r"$\frac{\partial E_2}{\partial W} = d_2 H_1^\top + (W^\top d_2 \odot (1 - H_1^2)) H_0^\top$"
+        in seed_formulas.tex.split("\n")
     )
-
-    cfg = RepeatedWordsConfig(seed=0, **PART_C)
-    cells = tuple(
-        CellResult(c, lag, accuracy[c][lag], 0.69, (0.69,) * 10, (0.5,) * 10)
-        for lag in cfg.lags
-        for c in cfg.cells
-    )
-    return RepeatedWordsResult(cfg, cells)
-
-
-def test_part_c_wording_follows_the_numbers(monkeypatch):
-    # An RNN as good as the LSTM at the long lag, and an LSTM at chance: the text must not claim
-    # the gap, and the LSTM check must fail.
-    import handgrad.experiments.repeated_words as rw
-
-    lags = PART_C["lags"]
-    accuracy = {c: {lag: 0.5 for lag in lags} for c in ("RNN", "LSTM", "GRU")}
-    accuracy["RNN"][lags[0]] = 0.95
-    monkeypatch.setattr(rw, "run", lambda config, progress=None: _fake_result(accuracy))
-    a = solve_question(1, figures=False)
-    text = " ".join(getattr(i, "text", "") for i in a.items)
-    assert f"at lag {lags[-1]} this run does not show the gap" in text.lower()
-    assert "RNN learned it (0.950)" in text and "LSTM stayed at chance (0.500)" in text
-    failed = [c.name for c in a.checks if not c.passed]
-    assert failed == [f"(c) LSTM held-out accuracy at lag {lags[-1]} is at least 0.75"]
 
 
 def test_other_seed_also_checks():
     a = solve_question(1, seed=7, figures=False)
     assert a.passed, [(c.name, c.error) for c in a.checks if not c.passed]
-
-
-def test_wrong_bptt_fails(monkeypatch):
-    import handgrad.nn.bptt as bptt
-
-    original = bptt.seed_formula_gradients
-
-    def wrong(*args, **kwargs):
-        out = dict(original(*args, **kwargs))
-        out["dE3/dW"] = out["dE3/dW"] * 1.01
-        return out
-
-    monkeypatch.setattr(bptt, "seed_formula_gradients", wrong)
-    a = solve_question(1, figures=False)
-    failed = [c.name for c in a.checks if not c.passed]
-    assert failed == ["dE3/dW: the seed's formula = sum of the terms"]

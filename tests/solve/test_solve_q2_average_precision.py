@@ -2,17 +2,71 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
 import pytest
 
+from handgrad.solve import q2_average_precision as q2
 from handgrad.solve import solve_question
+from solve.solve_html import check_formulas
+
+
+@pytest.fixture(scope="module")
+def result():
+    return q2.compute()
 
 
 @pytest.fixture(scope="module")
 def answer():
     return solve_question(2, figures=True)
+
+
+# ------------------------------------------------------------------------ compute and checks alone
+
+
+def test_compute_exact_fractions(result):
+    # Hits at ranks 1, 2, 6, 7, 10 of 5 positives.
+    assert result.exact_precision[:3] == (1, 1, Fraction(2, 3))
+    assert result.exact_recall[-1] == 1
+    assert result.exact_interpolated == (1,) * 5 + (Fraction(4, 7),) * 4 + (Fraction(1, 2),) * 2
+    # step (1 + 1 + 3/6 + 4/7 + 5/10) / 5; voc07 (5 + 16/7 + 1) / 11; voc12 0.4 + 0.4 * 4/7 + 0.1;
+    # coco (41 + 40 * 4/7 + 20 / 2) / 101
+    assert result.exact_ap == {
+        "step": Fraction(5, 7),
+        "voc07": Fraction(58, 77),
+        "voc12": Fraction(51, 70),
+        "coco": Fraction(51 * 7 + 160, 7 * 101),
+    }
+    assert list(result.ap) == list(q2.METHODS)
+    for method, exact in result.exact_ap.items():
+        assert result.ap[method] == pytest.approx(float(exact), rel=1e-15)
+
+
+def test_checks_pass_on_the_result(result):
+    checked = q2.checks(result)
+    assert len(checked) == 4 and all(c.passed for c in checked)
+
+
+def test_checks_fail_where_the_result_is_perturbed(result):
+    interp = result.interpolated.copy()
+    interp[-1] += 1e-9
+    failed = [c.name for c in q2.checks(replace(result, interpolated=interp)) if not c.passed]
+    assert failed == ["interpolated precision at the 11 recall levels"]
+    coco = replace(result, ap={**result.ap, "coco": result.ap["coco"] + 1e-12})
+    failed = [c.name for c in q2.checks(coco) if not c.passed]
+    assert failed == ["AP under step, voc07, voc12, coco"]
+
+
+def test_render_alone_keeps_the_checks_it_is_given(result):
+    checked = q2.checks(replace(result, recall=result.recall * 1.01))
+    a = q2.render(result, checked, figures=False)
+    assert not a.passed and a.figures == []
+    assert a.values["ap_11pt_exact"] == "58/77"
+
+
+# ------------------------------------------------------------------------------ the whole answer
 
 
 def test_rank_table(answer):
@@ -52,6 +106,10 @@ def test_all_checks_pass_and_figure(answer):
     ]
     assert [f.name for f in answer.figures] == ["precision-recall"]
     assert answer.figures[0].svg.startswith("<svg")
+
+
+def test_formulas_are_typeset(answer):
+    check_formulas(answer)
 
 
 def test_seed_rounding_is_explained(answer):
