@@ -29,12 +29,14 @@ $(STAMP_BENCH): pyproject.toml | $(BIN)/python
 solve: $(STAMP_RUN)
 	$(BIN)/handgrad solve
 
-## make test: lint, format check, type check and the whole test suite
+## make test: lint, format check, type check and the whole test suite twice: with BLAS's default
+## thread count, then with BLAS held at one thread (results must hold under both)
 test: $(STAMP_TEST)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest
+	HANDGRAD_TEST_BLAS_THREADS=1 $(BIN)/pytest
 
 ## make bench: benchmarks beside their anchors; writes BENCHMARKS.md (not part of CI)
 bench: $(STAMP_BENCH)

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 import handgrad._parallel as parallel
 import handgrad.conv._gemm as gemm
 from handgrad.conv import conv2d_backward, conv_transpose2d
-from oracle import assert_close
+from oracle import assert_close, rounding_rtol
 
 T = torch.from_numpy
 
@@ -122,7 +122,9 @@ def test_phase_route_split_and_chunks(rng, monkeypatch, phase_calls):
     serial = conv_transpose2d(x, w, **kw)
     monkeypatch.setattr(parallel, "_PARALLEL_MIN_ELEMENTS", 0)
     monkeypatch.setattr(gemm, "_CHUNK_ELEMENTS", 100)  # several chunks per thread
-    assert_close(conv_transpose2d(x, w, **kw), serial, rtol=1e-14)
+    # smaller GEMMs may take other kernels: each output sums at most C_in kh kw products
+    terms = w.shape[0] * w.shape[2] * w.shape[3]
+    assert_close(conv_transpose2d(x, w, **kw), serial, rtol=rounding_rtol(terms))
     assert_close(serial, F.conv_transpose2d(T(x), T(w), **kw), rtol=1e-12)
     assert len(phase_calls) == 2
 

@@ -10,7 +10,7 @@ from handgrad.gradcheck import assert_grad_close
 from handgrad.nn import Embedding, Linear
 from handgrad.nn.language_model import LanguageModel
 from handgrad.nn.layers import sum_rows_by_index
-from oracle import assert_close
+from oracle import assert_close, rounding_rtol
 
 
 @pytest.mark.parametrize("bias", [True, False])
@@ -68,7 +68,8 @@ def test_sum_rows_by_index_equals_dense_one_hot_product(rng, M):
     idx = rng.integers(0, 7, M)
     src = rng.standard_normal((M, 9))
     out = sum_rows_by_index(idx, src, 8)  # row 7 never indexed: zeros
-    assert_close(out, np.eye(8)[idx].T @ src, rtol=1e-13)
+    # each row sums its indexed rows in another order than the BLAS product does
+    assert_close(out, np.eye(8)[idx].T @ src, rtol=rounding_rtol(int(np.bincount(idx).max())))
     assert not out[7].any()
 
 
