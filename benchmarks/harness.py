@@ -3,7 +3,8 @@
 Each ``benchmarks/bench_<area>.py`` module exposes ``cases() -> list[Case]``. A case holds the
 handgrad callable, its anchors (PyTorch CPU, scikit-learn, pycocotools, a textbook NumPy version...)
 and optional targets ``{anchor: max ratio}``, where ratio = handgrad time / anchor time (lower is
-better: 0.5 means handgrad takes half the anchor's time).
+better: 0.5 means handgrad takes half the anchor's time). An anchor without a target is timed for
+information; ``notes`` can say why (shown in the table's target column).
 
 Timing: ``ROUNDS`` rounds; in each, every callable of the case (handgrad's, then each anchor's)
 gets a pause of ``SETTLE_SECONDS``, ``warmup`` untimed calls (continued, when ``warmup`` > 0,
@@ -50,6 +51,7 @@ class Case:
     ours: Callable[[], Any]
     anchors: dict[str, Callable[[], Any]]
     targets: dict[str, float] = field(default_factory=dict)  # anchor -> max ratio ours/anchor
+    notes: dict[str, str] = field(default_factory=dict)  # anchor without a target -> why
     repeats: int = 7
     warmup: int = 2
 
@@ -222,7 +224,7 @@ def area_section(
         )
         for anchor, timing in r.anchors.items():
             limit = r.case.targets.get(anchor)
-            target = "" if limit is None else f"<= {limit:g}x"
+            target = r.case.notes.get(anchor, "") if limit is None else f"<= {limit:g}x"
             met = "" if limit is None else ("yes" if r.ratio(anchor) <= limit else "**no**")
             lines.append(
                 f"| {r.case.name} | {ours} | {anchor} | "
@@ -239,7 +241,7 @@ def markdown(sections: dict[str, str], facts: dict[str, str]) -> str:
         "",
         "Written by `make bench` (`python -m benchmarks.run [area ...]`). Ratio = handgrad time /",
         "anchor time (median of repeats, all in one process; lower is better). Target: the largest",
-        "ratio the issue accepts for that anchor.",
+        "ratio the issue accepts for that anchor; an informational row has none.",
         "",
         "## Machine (latest run)",
         "",

@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 
 import handgrad._parallel as parallel
-import handgrad._sigmoid_focal as sigmoid_kernels
-import handgrad._softmax_focal as softmax_kernels
+import handgrad.losses.sigmoid_focal as sigmoid_kernels
+import handgrad.losses.softmax as softmax_kernels
 from handgrad.losses import sigmoid_focal_loss_and_grad, softmax_focal_loss_and_grad
 from oracle import EPS64, SAFETY, assert_close, rounding_rtol
 

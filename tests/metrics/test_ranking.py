@@ -49,7 +49,7 @@ def test_seed_eleven_point_table_and_voc07():
     assert levels.tolist() == np.arange(0, 1.1, 0.1).tolist()
     # r = 0 .. 0.4 -> 1 (ranks 1, 2); r = 0.5 .. 0.8 -> 4/7 (rank 7); r = 0.9, 1 -> 1/2 (rank 10)
     assert p.tolist() == [1.0] * 5 + [4 / 7] * 4 + [0.5] * 2
-    ap = average_precision_at_ranks(SEED, "voc07", 5)
+    ap = average_precision_at_ranks(SEED, method="voc07", n_positives=5)
     expected = 0.0
     for v in p:  # the devkit's left-to-right sum of p / 11
         expected = expected + v / 11.0
@@ -70,7 +70,9 @@ def test_seed_every_definition():
     assert ap["coco"] == pytest.approx((41 + 40 * 4 / 7 + 20 / 2) / 101, rel=1e-15)
     assert ap["voc07"] == pytest.approx(58 / 77, rel=1e-15)
     for m in METHODS:
-        assert average_precision_at_ranks(SEED, m, 5) == pytest.approx(ap[m], rel=1e-15)
+        assert average_precision_at_ranks(SEED, method=m, n_positives=5) == pytest.approx(
+            ap[m], rel=1e-15
+        )
 
 
 def test_precision_and_recall_at_k():
@@ -94,7 +96,7 @@ def test_voc07_level_point_three_is_above_three_tenths():
     assert levels[3] == 0.30000000000000004 and 3 / 10 < levels[3]
     # Level "0.3" is not reached by recall 3/10, so it reads the 4th hit: 4/8, not 1.
     assert p.tolist() == [1.0, 1.0, 1.0, 0.5, 0.5] + [0.0] * 6
-    ap = average_precision_at_ranks(rel, "voc07", 10)
+    ap = average_precision_at_ranks(rel, method="voc07", n_positives=10)
     assert ap == pytest.approx((3 + 2 * 0.5) / 11, rel=1e-15)
 
 
@@ -170,7 +172,7 @@ def test_no_positives_is_nan_with_warning(method):
     with pytest.warns(UndefinedMetricWarning, match="undefined without positives"):
         assert np.isnan(average_precision([0, 0, 0], [0.3, 0.2, 0.1], method=method))
     with pytest.warns(UndefinedMetricWarning):
-        assert np.isnan(average_precision_at_ranks([0, 0], method, n_positives=0))
+        assert np.isnan(average_precision_at_ranks([0, 0], method=method, n_positives=0))
 
 
 @pytest.mark.parametrize("method", METHODS)

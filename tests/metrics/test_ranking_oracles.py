@@ -349,10 +349,10 @@ def test_ranked_list_helper_equals_scored_version(rel, missing):
         return
     scores = -np.arange(rel.size, dtype=np.float64)
     for method in INTERPOLATED:
-        assert average_precision_at_ranks(rel, method, npos) == average_precision(
-            rel, scores, method=method, n_positives=npos
-        )
-    assert average_precision_at_ranks(rel, "step", npos) == pytest.approx(
+        assert average_precision_at_ranks(
+            rel, method=method, n_positives=npos
+        ) == average_precision(rel, scores, method=method, n_positives=npos)
+    assert average_precision_at_ranks(rel, method="step", n_positives=npos) == pytest.approx(
         average_precision(rel, scores, method="step", n_positives=npos), rel=1e-14
     )
 

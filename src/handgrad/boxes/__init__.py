@@ -12,7 +12,8 @@ Modules
 :mod:`~handgrad.boxes.losses`        iou / log_iou / giou / diou / ciou losses (+ _grad, _and_grad)
 :mod:`~handgrad.boxes.coord_losses`  l2_box_loss, smooth_l1_box_loss (+ _grad, _and_grad)
 :mod:`~handgrad.boxes.demo`          assignment question 4: equal L2, very different IoU
-:mod:`~handgrad.boxes._kernel`       the fused, blocked forward / backward and its math
+:mod:`~handgrad.boxes._kernel`       the blocked, threaded driver of the IoU-family losses
+:mod:`~handgrad.boxes._iou_family`   their math: shared part, a forward / backward per loss
 """
 
 from handgrad.boxes import coord_losses, demo, formats, losses, pairwise

@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from handgrad._checks import check_finite, check_real
+from handgrad._loss_trio import loss_trio
 from handgrad._reduction import apply_reduction, check_reduction, reduction_scale
 from handgrad.boxes.formats import (
     as_boxes,
@@ -40,6 +41,10 @@ __all__ = [
 
 FloatArray = NDArray[np.floating]
 Loss = Any  # ndarray (N,) for reduction="none", else a NumPy scalar of the input dtype
+
+# the docstrings of name_grad and name_and_grad (see handgrad._loss_trio)
+GRAD_DOC = "d(reduced :func:`{name}`)/d(pred), shape (N, 4) in ``fmt``."
+BOTH_DOC = "(:func:`{name}`, :func:`{name}_grad`) from one pass."
 
 
 def _differences(
@@ -73,23 +78,14 @@ def _check_overflow(loss: FloatArray, dtype: np.dtype) -> None:
         )
 
 
-def _l2(
-    pred: ArrayLike, target: ArrayLike, reduction: str, fmt: str, want_grad: bool
-) -> tuple[Loss, FloatArray | None]:
-    d, jac = _differences(pred, target, reduction, fmt)
-    with np.errstate(over="ignore", invalid="ignore"):
-        loss = np.einsum("nk,nk->n", d, d)  # (N,) sum of squared differences
-    _check_overflow(loss, d.dtype)
-    grad = None
-    if want_grad:
-        s = d.dtype.type(2 * reduction_scale(d.shape[0], reduction))
-        grad = (d * s) @ jac  # (N, 4) dL/dpred = 2 s d J
-    return apply_reduction(loss, reduction), grad
-
-
-def l2_box_loss(
-    pred: ArrayLike, target: ArrayLike, fmt: str = "xyxy", reduction: str = "none"
-) -> Loss:
+def _l2_box_loss(
+    value: bool,
+    grad: bool,
+    pred: ArrayLike,
+    target: ArrayLike,
+    fmt: str = "xyxy",
+    reduction: str = "none",
+) -> tuple[Loss | None, FloatArray | None]:
     r"""Sum of squared differences of (cx, cy, w, h), per box.
 
     .. math:: L = \sum_{k \in \{c_x, c_y, w, h\}} (p_k - t_k)^2,\qquad
@@ -110,31 +106,41 @@ def l2_box_loss(
     -------
     ndarray (N,) or scalar
     """
-    return _l2(pred, target, reduction, fmt, False)[0]
+    d, jac = _differences(pred, target, reduction, fmt)
+    with np.errstate(over="ignore", invalid="ignore"):
+        loss = np.einsum("nk,nk->n", d, d)  # (N,) sum of squared differences
+    _check_overflow(loss, d.dtype)
+    g = None
+    if grad:
+        s = d.dtype.type(2 * reduction_scale(d.shape[0], reduction))
+        g = (d * s) @ jac  # (N, 4) dL/dpred = 2 s d J
+    return apply_reduction(loss, reduction), g
 
 
-def l2_box_loss_grad(
-    pred: ArrayLike, target: ArrayLike, fmt: str = "xyxy", reduction: str = "none"
-) -> FloatArray:
-    """d(reduced :func:`l2_box_loss`)/d(pred), shape (N, 4) in ``fmt``."""
-    return _l2(pred, target, reduction, fmt, True)[1]  # type: ignore[return-value]
+l2_box_loss, l2_box_loss_grad, l2_box_loss_and_grad = loss_trio(
+    _l2_box_loss, "l2_box_loss", GRAD_DOC, BOTH_DOC
+)
 
 
-def l2_box_loss_and_grad(
-    pred: ArrayLike, target: ArrayLike, fmt: str = "xyxy", reduction: str = "none"
-) -> tuple[Loss, FloatArray]:
-    """(:func:`l2_box_loss`, :func:`l2_box_loss_grad`) from one pass."""
-    return _l2(pred, target, reduction, fmt, True)  # type: ignore[return-value]
-
-
-def _smooth_l1(
+def _smooth_l1_box_loss(
+    value: bool,
+    grad: bool,
     pred: ArrayLike,
     target: ArrayLike,
-    reduction: str,
-    beta: float,
-    fmt: str,
-    want_grad: bool,
-) -> tuple[Loss, FloatArray | None]:
+    fmt: str = "xyxy",
+    reduction: str = "none",
+    beta: float = 1.0,
+) -> tuple[Loss | None, FloatArray | None]:
+    r"""Smooth L1 (Huber / beta) loss of (cx, cy, w, h), summed per box (torch's definition).
+
+    .. math:: \ell(d) = \begin{cases} \tfrac12 d^2 / \beta & |d| < \beta \\
+                                       |d| - \tfrac12 \beta & \text{otherwise} \end{cases},\qquad
+              \ell'(d) = \begin{cases} d / \beta & |d| < \beta \\ \operatorname{sign}(d) \end{cases}
+
+    ``beta = 0`` is the L1 loss (gradient 0 at d = 0, as torch). At ``|d| = beta`` both branches
+    agree. Shapes: (N, 4), (N, 4) -> (N,) for ``reduction="none"``, else a scalar.
+    Reference: Girshick, Fast R-CNN, ICCV 2015.
+    """
     beta = check_real(beta, "beta", 0.0, None, allow_0d=True)
     d, jac = _differences(pred, target, reduction, fmt)
     ad = np.abs(d)  # (N, 4)
@@ -148,53 +154,16 @@ def _smooth_l1(
             per = np.where(quad, 0.5 * d * d / b, ad - 0.5 * b)
         loss = per.sum(axis=1)  # (N,)
     _check_overflow(loss, d.dtype)
-    grad = None
-    if want_grad:
+    g = None
+    if grad:
         s = d.dtype.type(reduction_scale(d.shape[0], reduction))
         g = np.sign(d)  # (N, 4) dL/dd: d / beta inside, sign(d) outside (0 at d = 0)
         if beta != 0:
             np.divide(d, d.dtype.type(beta), out=g, where=quad)
-        grad = (g * s) @ jac
-    return apply_reduction(loss, reduction), grad
+        g = (g * s) @ jac
+    return apply_reduction(loss, reduction), g
 
 
-def smooth_l1_box_loss(
-    pred: ArrayLike,
-    target: ArrayLike,
-    fmt: str = "xyxy",
-    reduction: str = "none",
-    beta: float = 1.0,
-) -> Loss:
-    r"""Smooth L1 (Huber / beta) loss of (cx, cy, w, h), summed per box (torch's definition).
-
-    .. math:: \ell(d) = \begin{cases} \tfrac12 d^2 / \beta & |d| < \beta \\
-                                       |d| - \tfrac12 \beta & \text{otherwise} \end{cases},\qquad
-              \ell'(d) = \begin{cases} d / \beta & |d| < \beta \\ \operatorname{sign}(d) \end{cases}
-
-    ``beta = 0`` is the L1 loss (gradient 0 at d = 0, as torch). At ``|d| = beta`` both branches
-    agree. Shapes: (N, 4), (N, 4) -> (N,) for ``reduction="none"``, else a scalar.
-    Reference: Girshick, Fast R-CNN, ICCV 2015.
-    """
-    return _smooth_l1(pred, target, reduction, beta, fmt, False)[0]
-
-
-def smooth_l1_box_loss_grad(
-    pred: ArrayLike,
-    target: ArrayLike,
-    fmt: str = "xyxy",
-    reduction: str = "none",
-    beta: float = 1.0,
-) -> FloatArray:
-    """d(reduced :func:`smooth_l1_box_loss`)/d(pred), shape (N, 4) in ``fmt``."""
-    return _smooth_l1(pred, target, reduction, beta, fmt, True)[1]  # type: ignore[return-value]
-
-
-def smooth_l1_box_loss_and_grad(
-    pred: ArrayLike,
-    target: ArrayLike,
-    fmt: str = "xyxy",
-    reduction: str = "none",
-    beta: float = 1.0,
-) -> tuple[Loss, FloatArray]:
-    """(:func:`smooth_l1_box_loss`, :func:`smooth_l1_box_loss_grad`) from one pass."""
-    return _smooth_l1(pred, target, reduction, beta, fmt, True)  # type: ignore[return-value]
+smooth_l1_box_loss, smooth_l1_box_loss_grad, smooth_l1_box_loss_and_grad = loss_trio(
+    _smooth_l1_box_loss, "smooth_l1_box_loss", GRAD_DOC, BOTH_DOC
+)

@@ -20,7 +20,7 @@ Conventions
 * float32 in, float32 out (computed in float32, like torch); mixed dtypes use the wider one.
 * Min / max ties split the gradient equally (torch's rule); the intersection uses torchvision's
   strict mask (touching boxes: zero intersection and zero intersection gradient). Degenerate
-  boxes follow the policy in :mod:`handgrad.boxes._kernel` (finite where torchvision gives NaN).
+  boxes follow the policy in :mod:`handgrad.boxes._iou_family` (finite where torchvision gives NaN).
 * Identical boxes give loss eps / (area + eps) (exactly 0 with ``eps=0``) and a gradient of that
   order (exactly 0 with ``eps=0``); two identical zero-area boxes give IoU 0, so loss 1.
 """
@@ -33,6 +33,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from handgrad._checks import check_choice, check_real
+from handgrad._loss_trio import loss_trio
 from handgrad._reduction import check_reduction
 from handgrad.boxes._kernel import CIOU_MODES, fused_iou_loss
 from handgrad.boxes.formats import as_boxes, check_fmt
@@ -57,6 +58,10 @@ __all__ = [
 
 FloatArray = NDArray[np.floating]
 Loss = Any  # ndarray (N,) for reduction="none", else a NumPy scalar of the input dtype
+
+# the docstrings of name_grad and name_and_grad (see handgrad._loss_trio)
+GRAD_DOC = "d(reduced :func:`{name}`)/d(pred), shape (N, 4) in ``fmt``."
+BOTH_DOC = "(:func:`{name}`, :func:`{name}_grad`) from one fused pass."
 
 
 def _run(
@@ -92,21 +97,23 @@ def _run(
 # ---- IoU loss ----------------------------------------------------------------------------------
 
 
-def iou_loss(
+def _iou_loss(
+    value: bool,
+    grad: bool,
     pred: ArrayLike,
     target: ArrayLike,
     reduction: str = "none",
     eps: float = 1e-7,
     fmt: str = "xyxy",
-) -> Loss:
+) -> tuple[Loss | None, FloatArray | None]:
     r"""IoU loss of paired boxes.
 
     .. math:: L = 1 - \frac{I}{U + \epsilon},\qquad
               \frac{\partial L}{\partial I} = -\frac{1}{U + \epsilon} - \frac{\partial L}{\partial U},\
               \frac{\partial L}{\partial U} = \frac{I}{(U + \epsilon)^2}
 
-    with I the intersection and U the union areas (see :mod:`handgrad.boxes._kernel` for the
-    chain down to the coordinates).
+    with I the intersection and U the union areas (see :mod:`handgrad.boxes._iou_family` for
+    the chain down to the coordinates).
 
     Parameters
     ----------
@@ -121,41 +128,24 @@ def iou_loss(
     ndarray (N,) or scalar
         Per-pair losses, or their mean / sum. Disjoint boxes give 1 with zero gradient.
     """
-    return _run(pred, target, reduction, eps, fmt, "iou", want_grad=False)[0]
+    return _run(pred, target, reduction, eps, fmt, "iou", grad)
 
 
-def iou_loss_grad(
-    pred: ArrayLike,
-    target: ArrayLike,
-    reduction: str = "none",
-    eps: float = 1e-7,
-    fmt: str = "xyxy",
-) -> FloatArray:
-    """d(reduced :func:`iou_loss`)/d(pred), shape (N, 4) in ``fmt``."""
-    return _run(pred, target, reduction, eps, fmt, "iou", want_grad=True)[1]  # type: ignore[return-value]
-
-
-def iou_loss_and_grad(
-    pred: ArrayLike,
-    target: ArrayLike,
-    reduction: str = "none",
-    eps: float = 1e-7,
-    fmt: str = "xyxy",
-) -> tuple[Loss, FloatArray]:
-    """(:func:`iou_loss`, :func:`iou_loss_grad`) from one fused pass."""
-    return _run(pred, target, reduction, eps, fmt, "iou", want_grad=True)  # type: ignore[return-value]
+iou_loss, iou_loss_grad, iou_loss_and_grad = loss_trio(_iou_loss, "iou_loss", GRAD_DOC, BOTH_DOC)
 
 
 # ---- log IoU loss (UnitBox) --------------------------------------------------------------------
 
 
-def log_iou_loss(
+def _log_iou_loss(
+    value: bool,
+    grad: bool,
     pred: ArrayLike,
     target: ArrayLike,
     reduction: str = "none",
     eps: float = 1e-7,
     fmt: str = "xyxy",
-) -> Loss:
+) -> tuple[Loss | None, FloatArray | None]:
     r"""UnitBox's IoU loss, minus the log of the IoU, clipped below at eps.
 
     .. math:: L = -\ln \max\!\Big(\frac{I}{U + \epsilon}, \epsilon\Big),\qquad
@@ -167,41 +157,26 @@ def log_iou_loss(
 
     Shapes: (N, 4), (N, 4) -> (N,) for ``reduction="none"``, else a scalar.
     """
-    return _run(pred, target, reduction, eps, fmt, "log_iou", want_grad=False)[0]
+    return _run(pred, target, reduction, eps, fmt, "log_iou", grad)
 
 
-def log_iou_loss_grad(
-    pred: ArrayLike,
-    target: ArrayLike,
-    reduction: str = "none",
-    eps: float = 1e-7,
-    fmt: str = "xyxy",
-) -> FloatArray:
-    """d(reduced :func:`log_iou_loss`)/d(pred), shape (N, 4) in ``fmt``."""
-    return _run(pred, target, reduction, eps, fmt, "log_iou", want_grad=True)[1]  # type: ignore[return-value]
-
-
-def log_iou_loss_and_grad(
-    pred: ArrayLike,
-    target: ArrayLike,
-    reduction: str = "none",
-    eps: float = 1e-7,
-    fmt: str = "xyxy",
-) -> tuple[Loss, FloatArray]:
-    """(:func:`log_iou_loss`, :func:`log_iou_loss_grad`) from one fused pass."""
-    return _run(pred, target, reduction, eps, fmt, "log_iou", want_grad=True)  # type: ignore[return-value]
+log_iou_loss, log_iou_loss_grad, log_iou_loss_and_grad = loss_trio(
+    _log_iou_loss, "log_iou_loss", GRAD_DOC, BOTH_DOC
+)
 
 
 # ---- GIoU loss ---------------------------------------------------------------------------------
 
 
-def giou_loss(
+def _giou_loss(
+    value: bool,
+    grad: bool,
     pred: ArrayLike,
     target: ArrayLike,
     reduction: str = "none",
     eps: float = 1e-7,
     fmt: str = "xyxy",
-) -> Loss:
+) -> tuple[Loss | None, FloatArray | None]:
     r"""Generalized IoU loss (torchvision's ``generalized_box_iou_loss``).
 
     .. math:: L = 1 - \frac{I}{U + \epsilon} + \frac{C - U}{C + \epsilon},\qquad
@@ -211,41 +186,26 @@ def giou_loss(
     Shapes: (N, 4), (N, 4) -> (N,) for ``reduction="none"``, else a scalar.
     Reference: Rezatofighi et al., CVPR 2019.
     """
-    return _run(pred, target, reduction, eps, fmt, "giou", want_grad=False)[0]
+    return _run(pred, target, reduction, eps, fmt, "giou", grad)
 
 
-def giou_loss_grad(
-    pred: ArrayLike,
-    target: ArrayLike,
-    reduction: str = "none",
-    eps: float = 1e-7,
-    fmt: str = "xyxy",
-) -> FloatArray:
-    """d(reduced :func:`giou_loss`)/d(pred), shape (N, 4) in ``fmt``."""
-    return _run(pred, target, reduction, eps, fmt, "giou", want_grad=True)[1]  # type: ignore[return-value]
-
-
-def giou_loss_and_grad(
-    pred: ArrayLike,
-    target: ArrayLike,
-    reduction: str = "none",
-    eps: float = 1e-7,
-    fmt: str = "xyxy",
-) -> tuple[Loss, FloatArray]:
-    """(:func:`giou_loss`, :func:`giou_loss_grad`) from one fused pass."""
-    return _run(pred, target, reduction, eps, fmt, "giou", want_grad=True)  # type: ignore[return-value]
+giou_loss, giou_loss_grad, giou_loss_and_grad = loss_trio(
+    _giou_loss, "giou_loss", GRAD_DOC, BOTH_DOC
+)
 
 
 # ---- DIoU loss ---------------------------------------------------------------------------------
 
 
-def diou_loss(
+def _diou_loss(
+    value: bool,
+    grad: bool,
     pred: ArrayLike,
     target: ArrayLike,
     reduction: str = "none",
     eps: float = 1e-7,
     fmt: str = "xyxy",
-) -> Loss:
+) -> tuple[Loss | None, FloatArray | None]:
     r"""Distance IoU loss (torchvision's ``distance_box_iou_loss``).
 
     .. math:: L = 1 - \frac{I}{U + \epsilon} + \frac{\rho^2}{c_w^2 + c_h^2 + \epsilon}
@@ -254,42 +214,27 @@ def diou_loss(
     Shapes: (N, 4), (N, 4) -> (N,) for ``reduction="none"``, else a scalar.
     Reference: Zheng et al., AAAI 2020.
     """
-    return _run(pred, target, reduction, eps, fmt, "diou", want_grad=False)[0]
+    return _run(pred, target, reduction, eps, fmt, "diou", grad)
 
 
-def diou_loss_grad(
-    pred: ArrayLike,
-    target: ArrayLike,
-    reduction: str = "none",
-    eps: float = 1e-7,
-    fmt: str = "xyxy",
-) -> FloatArray:
-    """d(reduced :func:`diou_loss`)/d(pred), shape (N, 4) in ``fmt``."""
-    return _run(pred, target, reduction, eps, fmt, "diou", want_grad=True)[1]  # type: ignore[return-value]
-
-
-def diou_loss_and_grad(
-    pred: ArrayLike,
-    target: ArrayLike,
-    reduction: str = "none",
-    eps: float = 1e-7,
-    fmt: str = "xyxy",
-) -> tuple[Loss, FloatArray]:
-    """(:func:`diou_loss`, :func:`diou_loss_grad`) from one fused pass."""
-    return _run(pred, target, reduction, eps, fmt, "diou", want_grad=True)  # type: ignore[return-value]
+diou_loss, diou_loss_grad, diou_loss_and_grad = loss_trio(
+    _diou_loss, "diou_loss", GRAD_DOC, BOTH_DOC
+)
 
 
 # ---- CIoU loss ---------------------------------------------------------------------------------
 
 
-def ciou_loss(
+def _ciou_loss(
+    value: bool,
+    grad: bool,
     pred: ArrayLike,
     target: ArrayLike,
     reduction: str = "none",
     eps: float = 1e-7,
     fmt: str = "xyxy",
     mode: str = "torchvision",
-) -> Loss:
+) -> tuple[Loss | None, FloatArray | None]:
     r"""Complete IoU loss (torchvision's ``complete_box_iou_loss``).
 
     .. math:: L = L_{DIoU} + \alpha v,\quad
@@ -306,28 +251,9 @@ def ciou_loss(
     Shapes: (N, 4), (N, 4) -> (N,) for ``reduction="none"``, else a scalar.
     Reference: Zheng et al., AAAI 2020.
     """
-    return _run(pred, target, reduction, eps, fmt, "ciou", want_grad=False, mode=mode)[0]
+    return _run(pred, target, reduction, eps, fmt, "ciou", grad, mode)
 
 
-def ciou_loss_grad(
-    pred: ArrayLike,
-    target: ArrayLike,
-    reduction: str = "none",
-    eps: float = 1e-7,
-    fmt: str = "xyxy",
-    mode: str = "torchvision",
-) -> FloatArray:
-    """d(reduced :func:`ciou_loss`)/d(pred), shape (N, 4) in ``fmt``; ``mode`` as there."""
-    return _run(pred, target, reduction, eps, fmt, "ciou", want_grad=True, mode=mode)[1]  # type: ignore[return-value]
-
-
-def ciou_loss_and_grad(
-    pred: ArrayLike,
-    target: ArrayLike,
-    reduction: str = "none",
-    eps: float = 1e-7,
-    fmt: str = "xyxy",
-    mode: str = "torchvision",
-) -> tuple[Loss, FloatArray]:
-    """(:func:`ciou_loss`, :func:`ciou_loss_grad`) from one fused pass."""
-    return _run(pred, target, reduction, eps, fmt, "ciou", want_grad=True, mode=mode)  # type: ignore[return-value]
+ciou_loss, ciou_loss_grad, ciou_loss_and_grad = loss_trio(
+    _ciou_loss, "ciou_loss", GRAD_DOC + " ``mode`` as there.", BOTH_DOC
+)

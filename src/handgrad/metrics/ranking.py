@@ -289,8 +289,9 @@ def eleven_point_table(
     """The 11 VOC recall levels and the interpolated precision at each, for a ranked list.
 
     Returns ``levels, precision`` (11,): ``levels`` is ``np.arange(0, 1.1, 0.1)`` (the devkit's
-    levels, quirks included) and ``average_precision_at_ranks(relevance, "voc07", n_positives)``
-    equals ``sum(precision[i] / 11)`` summed left to right.
+    levels, quirks included) and
+    ``average_precision_at_ranks(relevance, method="voc07", n_positives=n_positives)`` equals
+    ``sum(precision[i] / 11)`` summed left to right.
     """
     precision, recall = precision_recall_at_ranks(relevance, n_positives)
     levels = VOC07_RECALL_LEVELS.copy()  # (11,)
@@ -419,7 +420,7 @@ def average_precision(
 
 
 def average_precision_at_ranks(
-    relevance: ArrayLike, method: Method = "step", n_positives: int | None = None
+    relevance: ArrayLike, *, method: Method = "step", n_positives: int | None = None
 ) -> float:
     """Average precision of a ranked list (best first, no ties); see :func:`average_precision`.
 

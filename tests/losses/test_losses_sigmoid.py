@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from handgrad import _sigmoid_focal
 from handgrad.gradcheck import assert_grad_close
 from handgrad.losses import (
+    sigmoid_focal,
     sigmoid_focal_loss,
     sigmoid_focal_loss_and_grad,
     sigmoid_focal_loss_grad,
@@ -209,7 +209,7 @@ def test_binary_and_soft_kernels_agree(
     out = {}
     for binary in (True, False):
         loss = np.empty_like(x)
-        total, grad = _sigmoid_focal.sigmoid_focal_blocks(
+        total, grad = sigmoid_focal.sigmoid_focal_blocks(
             x, t, alpha, gamma, binary=binary, loss_out=loss, scale=0.5
         )
         assert total == pytest.approx(loss.sum(), rel=1e-14)
@@ -223,7 +223,7 @@ def test_small_blocks_mixed_binary_and_soft(
     dtype: type, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # blocks of 3 elements: block boundaries, a short last block, binary and soft blocks mixed
-    monkeypatch.setattr(_sigmoid_focal, "BLOCK_BYTES", 3 * np.dtype(dtype).itemsize)
+    monkeypatch.setattr(sigmoid_focal, "BLOCK_BYTES", 3 * np.dtype(dtype).itemsize)
     x = _logits(rng, (4, 5))
     t = _binary(rng, (4, 5))
     t[1, 2], t[3, 4] = 0.3, 0.9  # two soft blocks among binary ones

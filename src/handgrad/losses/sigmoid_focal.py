@@ -1,4 +1,8 @@
-r"""Kernels of the sigmoid focal loss (private; :mod:`handgrad.losses` checks input and reduces).
+r"""Sigmoid focal loss from logits (torchvision's definition), with its blocked kernels.
+
+The public functions check their input once and reduce; the kernels (``sigmoid_focal_blocks``,
+``sigmoid_focal_forward`` and ``sigmoid_focal_backward``, internal) compute the per-element loss
+and the gradient. Conventions: :mod:`handgrad.losses`.
 
 Notation (elementwise; ``x`` logits, ``t`` targets in [0, 1])
     :math:`A(x) = \mathrm{softplus}(x) = \log(1 + e^x) = \max(x, 0) + \log(1 + e^{-|x|})`,
@@ -59,13 +63,152 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from handgrad import _parallel
+from handgrad._checks import as_array, as_float_array, check_same_shape
+from handgrad._loss_trio import loss_trio
+from handgrad._reduction import ALL_REDUCTIONS, check_reduction, reduce_total, reduction_scale
+from handgrad.losses._inputs import as_gamma, as_real, check_finite_logits
 
-__all__ = ["BLOCK_BYTES", "sigmoid_focal_backward", "sigmoid_focal_blocks", "sigmoid_focal_forward"]
+__all__ = ["sigmoid_focal_loss", "sigmoid_focal_loss_and_grad", "sigmoid_focal_loss_grad"]
 
 Array = NDArray[np.floating]
+Loss = Array | np.floating
+
+
+def _sigmoid_focal(
+    value: bool,
+    grad: bool,
+    logits: ArrayLike,
+    targets: ArrayLike,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    reduction: str = "none",
+) -> tuple[Loss | None, Array | None]:
+    r"""Sigmoid focal loss (Lin et al., 2017), torchvision's definition, from logits.
+
+    .. math::
+        \mathrm{FL} = a_t (1 - p_t)^\gamma \, \mathrm{CE}(x, t), \quad
+        p = \sigma(x), \quad p_t = p t + (1 - p)(1 - t), \quad
+        a_t = \alpha t + (1 - \alpha)(1 - t),
+
+    with :math:`\mathrm{CE}(x, t) = \mathrm{softplus}(x) - t x` the binary cross-entropy with logits.
+    ``p`` and ``1 - p`` are each computed as :math:`e^{-\mathrm{softplus}(\mp x)}` (no cancellation).
+
+    Parameters
+    ----------
+    logits : array_like, any shape
+        Finite logits, e.g. (anchors, classes).
+    targets : array_like, same shape
+        Values in [0, 1]: binary labels or soft targets (as torchvision allows).
+    alpha : float, <= 1
+        Weight of the positive class; ``alpha < 0`` disables the weighting (:math:`a_t = 1`).
+    gamma : float, >= 0
+        Focusing parameter.
+    reduction : {"none", "mean", "sum", "normalized"}
+        ``"normalized"``: sum / max(1, targets.sum()), the paper's normalisation by the number of
+        positive anchors.
+
+    Returns
+    -------
+    ndarray (shape of logits) or scalar of the logits' dtype.
+
+    Examples
+    --------
+    x = 0 (p = 1/2), t = 1, alpha = 0.25, gamma = 2: 0.25 * (1/2)^2 * log 2 = 0.04332.
+
+    >>> float(sigmoid_focal_loss(0.0, 1.0))  # doctest: +ELLIPSIS
+    0.0433...
+    """
+    return _sigmoid_loss(logits, targets, alpha, gamma, reduction, value=value, grad=grad)
+
+
+sigmoid_focal_loss, sigmoid_focal_loss_grad, sigmoid_focal_loss_and_grad = loss_trio(
+    _sigmoid_focal,
+    "sigmoid_focal_loss",
+    r"""Gradient of :func:`sigmoid_focal_loss` w.r.t. the logits (shape of logits).
+
+    .. math::
+        \frac{d\mathrm{FL}}{dx} = a_t s^\gamma \left[\gamma (1 - 2t)
+        \frac{p (1 - p)}{s} \mathrm{CE} + p - t\right], \qquad s = 1 - p_t,
+
+    times the reduction's factor. For binary targets, with :math:`y = 2t - 1 \in \{-1, +1\}` and
+    :math:`p_t = \sigma(y x)`, this is the appendix of the paper (times :math:`a_t`):
+    :math:`y (1 - p_t)^\gamma (\gamma p_t \log p_t + p_t - 1)`.
+    """,
+    """:func:`sigmoid_focal_loss` and its gradient from one fused pass (one exp, one log1p).
+
+    The forward's intermediates (s^gamma, s, CE, 1 - 2t) are reused, in place, by the backward.
+    """,
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# input checks and the driver (once, at the public entry points)
+
+
+def _sigmoid_loss(
+    logits: ArrayLike,
+    targets: ArrayLike,
+    alpha: Any,
+    gamma: Any,
+    reduction: str,
+    *,
+    value: bool,
+    grad: bool,
+) -> tuple[Any, Any]:
+    """``(reduced loss or None, gradient or None)``, as ``value`` and ``grad`` ask."""
+    check_reduction(reduction, ALL_REDUCTIONS)
+    a = as_real(alpha, "alpha")
+    if a > 1:
+        raise ValueError(
+            f"alpha must be in [0, 1] (or < 0 to disable the weighting); got {alpha!r}"
+        )
+    g = as_gamma(gamma)
+    x, t, binary = _binary_inputs(logits, targets)
+    normalizer = float(t.sum(dtype=np.float64)) if reduction == "normalized" else None
+    keep = value and reduction == "none"  # only then is the per-element loss returned
+    loss = np.empty(x.shape, dtype=x.dtype) if keep else None  # (shape of x)
+    scale = reduction_scale(x.size, reduction, normalizer) if grad else None
+    total, dx = sigmoid_focal_blocks(
+        x, t, a, g, binary=binary, loss_out=None if loss is None else loss.reshape(-1), scale=scale
+    )
+    if not value:
+        return None, dx
+    if loss is not None:
+        return loss, dx
+    return reduce_total(total, x.size, reduction, x.dtype, normalizer), dx
+
+
+def _binary_inputs(
+    logits: ArrayLike, targets: ArrayLike
+) -> tuple[Array, NDArray[Any], bool | None]:
+    """Logits of any shape, finite; targets of the same shape in [0, 1] (any real dtype).
+
+    Returns ``(x, t, binary)``: ``binary`` is True for integer or bool targets (0 or 1 once in
+    range) and None for floating targets (the kernels look at each block).
+    """
+    x = as_float_array(logits, "logits")
+    check_finite_logits(x)
+    t = as_array(targets, "targets", "a real numeric array")
+    if t.dtype.kind not in "biuf":
+        raise TypeError(f"targets must be a real numeric array; got dtype {t.dtype}")
+    check_same_shape(x, "logits", t, "targets")
+    if t.size:
+        lo, hi = t.min(), t.max()
+        if not (lo >= 0 and hi <= 1):  # also false for NaN
+            raise ValueError(
+                f"targets must be in [0, 1] (probabilities of the positive class); "
+                f"got values in [{lo}, {hi}]"
+            )
+    return x, t, (True if t.dtype.kind in "biu" else None)
+
+
+# ---------------------------------------------------------------------------------------------
+# kernels: blocks of elements, forward beside backward
+
+
 BLOCK_BYTES = 1 << 18  # bytes per scratch array of a block (65536 float32); measured best
 
 _SCRATCH = ("w", "v", "e", "buf", "ce", "a_t", "p", "q", "s", "sg", "loss", "t")
@@ -90,7 +233,7 @@ def sigmoid_focal_blocks(
     t : ndarray, same shape
         Targets in [0, 1], any real dtype (cast blockwise to ``x.dtype``).
     alpha, gamma : float
-        As in :func:`handgrad.losses.sigmoid_focal_loss` (checked by the caller).
+        As in :func:`sigmoid_focal_loss` (checked by the caller).
     binary : bool or None
         True: every target is 0 or 1 (e.g. integer targets); None: decide per block.
     loss_out : ndarray (x.size,) or None

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from handgrad import _softmax_focal
 from handgrad.gradcheck import assert_grad_close
 from handgrad.losses import (
+    softmax,
     softmax_cross_entropy,
     softmax_cross_entropy_and_grad,
     softmax_cross_entropy_grad,
@@ -328,7 +328,7 @@ def test_small_blocks_of_rows(
     reduction: str, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # blocks of 2 rows (and a last block of 1): same values and gradients as torch
-    monkeypatch.setattr(_softmax_focal, "BLOCK_BYTES", 2 * 4 * 8)
+    monkeypatch.setattr(softmax, "BLOCK_BYTES", 2 * 4 * 8)
     z, y = _problem(rng, n=7, c=4)
     for gamma, alpha in ((0.0, None), (2.0, np.linspace(0.5, 2.0, 4))):
         value, grad = _torch_value_and_grad(torch_softmax_focal, z, y, gamma, alpha, reduction)
@@ -362,8 +362,8 @@ def test_block_shift_and_row_shift_agree(dtype: type, rng: np.random.Generator) 
     z = z.astype(dtype)
     alone = softmax_focal_loss_and_grad(z, y, 2.0, reduction="none")
     far = np.full((1, 4), -1e4, dtype=dtype)
-    assert np.ndim(_softmax_focal._shift(z)) == 0  # one scalar shift
-    assert np.shape(_softmax_focal._shift(np.vstack([z, far]))) == (6, 1)  # a shift per row
+    assert np.ndim(softmax._shift(z)) == 0  # one scalar shift
+    assert np.shape(softmax._shift(np.vstack([z, far]))) == (6, 1)  # a shift per row
     together = softmax_focal_loss_and_grad(
         np.vstack([z, far]), np.append(y, 0), 2.0, reduction="none"
     )

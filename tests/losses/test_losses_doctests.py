@@ -6,10 +6,11 @@ import doctest
 
 import pytest
 
-from handgrad import _reduction, losses
+from handgrad import _reduction
+from handgrad.losses import sigmoid_focal, softmax
 
 
-@pytest.mark.parametrize("module", [losses, _reduction])
+@pytest.mark.parametrize("module", [softmax, sigmoid_focal, _reduction])
 def test_docstring_examples(module: object) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]
     assert result.attempted >= 1
