@@ -11,7 +11,7 @@ IoU and GIoU, on the squared enclosing diagonal in DIoU and CIoU, in CIoU's alph
     \mathrm{CIoU} = \mathrm{DIoU} - \frac{v}{1 - \mathrm{IoU} + v + \epsilon}\, v
 
 (I, U, C, rho, v as in :mod:`handgrad.boxes._iou_family`). All of them evaluate one elementwise
-function on broadcast columns, the same function :mod:`handgrad.boxes.demo` applies to pairs,
+function on broadcast columns, the same function :mod:`handgrad.solve.q4_boxes` applies to pairs,
 so ``diag(f(a, b))`` equals the paired value exactly (torchvision once shipped pairwise DIoU /
 CIoU that did not). With the same ``eps`` the diagonal equals ``1 - loss`` of the paired losses
 up to their IoU eps (the losses divide by U + eps); with ``eps=0`` up to rounding.

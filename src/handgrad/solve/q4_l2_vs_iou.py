@@ -1,8 +1,8 @@
 """Q4. L2 loss on box parameters vs IoU.
 
-:func:`handgrad.boxes.same_l2_boxes` builds a family of boxes at one L2 distance from a ground
+:func:`~handgrad.solve.q4_boxes.same_l2_boxes` builds a family of boxes at one L2 distance from a ground
 truth (points on the sphere of radius sqrt(L2) around its (cx, cy, w, h)) with their IoU, GIoU,
-DIoU and CIoU; :func:`handgrad.boxes.same_iou_boxes` shows the converse (one IoU, L2 growing with
+DIoU and CIoU; :func:`~handgrad.solve.q4_boxes.same_iou_boxes` shows the converse (one IoU, L2 growing with
 the scale). Checks: the L2 of every box recomputed by :func:`handgrad.boxes.l2_box_loss`; the IoU
 recomputed by the paired :func:`handgrad.boxes.iou_loss` (a second algorithm); and the seed's three
 boxes in exact arithmetic with sympy (areas of intersection and union of the exact coordinates).
@@ -23,6 +23,7 @@ import numpy as np
 from handgrad import boxes
 from handgrad.solve.figures import same_l2_boxes_figure
 from handgrad.solve.model import Answer, Cell, Check, Figure, FloatArray, check_close
+from handgrad.solve.q4_boxes import SameIoUBoxes, SameL2Boxes, same_iou_boxes, same_l2_boxes
 
 if TYPE_CHECKING:
     import sympy
@@ -49,15 +50,15 @@ class Routes:
 class Q4Result:
     """The seed's family, its exact examples, a family drawn from the seed, and the converse."""
 
-    family: boxes.SameL2Boxes  # GT and L2: N_BOXES boxes (cx, cy, w, h) and their IoU family
+    family: SameL2Boxes  # GT and L2: N_BOXES boxes (cx, cy, w, h) and their IoU family
     routes: Routes  # the same family through the paired losses
     exact_boxes: tuple[tuple[sympy.Expr, ...], ...]  # (3, 4) the seed's boxes, exact coordinates
     exact_iou: tuple[sympy.Expr, ...]  # (3,) their IoU with GT in exact arithmetic
     other_gt: FloatArray  # (4,) a ground truth (cx, cy, w, h) drawn from the seed
     other_l2: float  # an L2 value drawn from the seed
-    other_family: boxes.SameL2Boxes  # N_BOXES boxes at other_l2 from other_gt
+    other_family: SameL2Boxes  # N_BOXES boxes at other_l2 from other_gt
     other_routes: Routes
-    same_iou: boxes.SameIoUBoxes  # IoU SAME_IOU at each of SCALES
+    same_iou: SameIoUBoxes  # IoU SAME_IOU at each of SCALES
 
     @property
     def seed_examples(self) -> FloatArray:
@@ -82,7 +83,7 @@ def _exact_iou(box: tuple[sympy.Expr, ...], gt: tuple[sympy.Expr, ...]) -> sympy
     return sympy.radsimp(sympy.nsimplify(inter / union))
 
 
-def _routes(fam: boxes.SameL2Boxes) -> Routes:
+def _routes(fam: SameL2Boxes) -> Routes:
     gts = np.tile(fam.gt, (len(fam.boxes), 1))  # (n, 4)
     return Routes(
         l2=np.asarray(boxes.l2_box_loss(fam.boxes, gts, fmt="cxcywh"), dtype=np.float64),
@@ -94,7 +95,7 @@ def compute(seed: int = 0) -> Q4Result:
     """The families with the library, their L2 and IoU by the paired losses, the exact IoU."""
     import sympy
 
-    fam = boxes.same_l2_boxes(np.array(GT), L2, N_BOXES, fmt="cxcywh", seed=seed)
+    fam = same_l2_boxes(np.array(GT), L2, N_BOXES, fmt="cxcywh", seed=seed)
     gt_exact = tuple(sympy.nsimplify(v) for v in GT)
     exact_boxes = tuple(
         tuple(sympy.nsimplify(float(v), [sympy.sqrt(2)]) for v in fam.boxes[i]) for i in range(3)
@@ -103,7 +104,7 @@ def compute(seed: int = 0) -> Q4Result:
     rng = np.random.default_rng(seed)
     other_gt = np.concatenate([rng.uniform(-5, 5, 2), rng.uniform(1, 6, 2)])  # (4,) cx, cy, w, h
     other_l2 = float(rng.uniform(0.5, 4.0))
-    other = boxes.same_l2_boxes(other_gt, other_l2, N_BOXES, fmt="cxcywh", seed=seed + 1)
+    other = same_l2_boxes(other_gt, other_l2, N_BOXES, fmt="cxcywh", seed=seed + 1)
     return Q4Result(
         family=fam,
         routes=_routes(fam),
@@ -113,7 +114,7 @@ def compute(seed: int = 0) -> Q4Result:
         other_l2=other_l2,
         other_family=other,
         other_routes=_routes(other),
-        same_iou=boxes.same_iou_boxes(np.array(GT), SAME_IOU, np.array(SCALES), fmt="cxcywh"),
+        same_iou=same_iou_boxes(np.array(GT), SAME_IOU, np.array(SCALES), fmt="cxcywh"),
     )
 
 
@@ -152,7 +153,7 @@ def checks(r: Q4Result) -> list[Check]:
     ]
 
 
-def _family_rows(fam: boxes.SameL2Boxes, n: int) -> list[list[Cell]]:
+def _family_rows(fam: SameL2Boxes, n: int) -> list[list[Cell]]:
     """The first n boxes: index, (cx, cy, w, h), L2 and the four overlaps."""
     return [
         [
@@ -248,7 +249,7 @@ def render(r: Q4Result, checked: list[Check], figures: bool) -> Answer:
     return a
 
 
-def _figure(fam: boxes.SameL2Boxes) -> Figure:
+def _figure(fam: SameL2Boxes) -> Figure:
     lo, hi = fam.iou_range
     gt_xyxy = [float(v) for v in boxes.box_convert(np.array(GT), "cxcywh", "xyxy")]
     boxes_xyxy = boxes.box_convert(fam.boxes, "cxcywh", "xyxy")

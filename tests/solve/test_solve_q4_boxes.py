@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handgrad import boxes as B
+from handgrad import boxes
+from handgrad.solve import q4_boxes as B
 
 
 def test_seed_examples_exact() -> None:
@@ -39,7 +40,7 @@ def test_family_on_the_sphere() -> None:
     lo, hi = r.iou_range
     assert 0 <= lo < hi <= 1 and hi - lo > 0.2  # "equally good" L2 predictions differ a lot
     np.testing.assert_allclose(
-        r.iou, np.diag(B.box_iou(r.boxes, np.tile(r.gt, (200, 1)), fmt="cxcywh")), rtol=1e-15
+        r.iou, np.diag(boxes.box_iou(r.boxes, np.tile(r.gt, (200, 1)), fmt="cxcywh")), rtol=1e-15
     )
     # reproducible from the seed
     np.testing.assert_array_equal(B.same_l2_boxes([5, -3, 4, 1], 0.7, 200, seed=3).boxes, r.boxes)
@@ -87,3 +88,11 @@ def test_bad_input() -> None:
         B.same_iou_boxes([0, 0, 1, 1], 0.5, [1.0, -2.0])
     with pytest.raises(ValueError, match="gt must be finite"):
         B.same_l2_boxes([0, np.nan, 1, 1], 1.0)
+
+
+def test_the_families_stay_importable_from_boxes() -> None:
+    assert boxes.same_l2_boxes is B.same_l2_boxes
+    assert boxes.same_iou_boxes is B.same_iou_boxes
+    assert boxes.SameL2Boxes is B.SameL2Boxes and boxes.SameIoUBoxes is B.SameIoUBoxes
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        _ = boxes.nothing
