@@ -542,3 +542,18 @@ def test_split_over_threads_reports_a_bad_row_of_any_part(split_pairs: list[int]
     with pytest.raises(ValueError, match="row 27"):
         B.giou_loss_and_grad(p, np.ones((30, 1)) * [0.0, 0.0, 2.0, 2.0])
     assert split_pairs == [3]
+
+
+def test_giou_gradient_of_two_empty_boxes_with_eps_zero_is_the_derivative() -> None:
+    # pred (0, 0, 2, 0) and target (3, 1, 5, 1) have zero area: U = 0, C = 5 x 1. The policy gives
+    # IoU = 0 and the penalty (C - U) / C = 1 for every nearby pred with zero height, so along x
+    # the loss is the constant 2 and dL/dx1 = dL/dx2 = 0 (the old gradient through C was -1/25).
+    pred, target = np.array([[0.0, 0.0, 2.0, 0.0]]), np.array([[3.0, 1.0, 5.0, 1.0]])
+    assert float(B.giou_loss(pred, target, eps=0.0)[0]) == 2.0
+    grad = B.giou_loss_grad(pred, target, eps=0.0)
+    assert grad[0, 0] == 0.0 and grad[0, 2] == 0.0
+    assert_grad_close(
+        lambda x1: float(B.giou_loss(np.array([[x1[0], 0.0, 2.0, 0.0]]), target, eps=0.0)[0]),
+        grad[0, :1],
+        np.array([0.0]),
+    )

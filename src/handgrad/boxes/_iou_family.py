@@ -258,7 +258,8 @@ def _giou_backward(
     cw, ch, c_eps = cache
     inv_c = 1 / c_eps  # (m,)
     gx, gy = _overlap_backward(ov, -s, g_union=inv_c * -s)
-    g_c = ov.a * inv_c  # (m,) dL/dC
+    g_c = ov.union + ov.e  # (m,) dL/dC = (U + eps) / (C + eps)^2; U + eps as it is (0 for two
+    g_c *= inv_c  # empty boxes with eps = 0), not the safe denominator ov.a
     g_c *= inv_c
     g_c *= s
     gx.enclosing = g_c * ch
