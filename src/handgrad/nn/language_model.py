@@ -298,6 +298,7 @@ class LanguageModel(Module):
         hid, finals = self._hidden(tokens, states)  # (T, N, H)
         used = hid[loss_from:].reshape(-1, H)  # (M, H), M = (T - loss_from) N
         logits = self.head._forward(used)  # (M, V)
+        loss: Any  # a NumPy scalar of the logits' dtype
         loss, dlogits = softmax_cross_entropy_and_grad(
             logits, targets[loss_from:].reshape(-1), "sum"
         )
@@ -326,10 +327,10 @@ class LanguageModel(Module):
 
     def state_at(self, step: int) -> Any:
         """The state after ``step`` steps of the latest forward (0: the initial state)."""
-        cache = self.rnn._cache  # this module runs the first part of a split batch too
-        if cache is None:
+        trace = self.rnn._trace  # this module runs the first part of a split batch too
+        if trace is None:
             raise ValueError("state_at called before any forward")
-        T = cache["shape"][0]
+        T = trace.shape[0]
         step = check_positive_int(step, "step", allow_zero=True)
         if step > T:
             raise ValueError(f"step must be in [0, T] = [0, {T}] (the latest forward); got {step}")
@@ -408,31 +409,60 @@ class LanguageModel(Module):
 
     def sample(
         self,
-        start: int,
+        prefix: int | ArrayLike,
         length: int,
-        *,
-        rng: np.random.Generator,
         temperature: float = 1.0,
+        rng: np.random.Generator | None = None,
+        *,
         state: Any = None,
     ) -> NDArray[np.int64]:
-        """Draw ``length`` tokens after ``start``, feeding each draw back in (one sequence).
+        """Draw ``length`` tokens after ``prefix``, feeding each draw back in (one sequence).
 
-        Returns the drawn tokens (length,) (``start`` excluded). ``temperature`` divides the
-        logits (T -> 0: greedy; 1: the model's distribution).
+        Parameters
+        ----------
+        prefix : int or 1-D sequence of int
+            Token ids to condition on, fed in order from ``state`` (an int is a one-token
+            prefix). The first draw comes from the model's distribution after the whole prefix.
+        length : int
+            Number of tokens to draw (>= 0).
+        temperature : float
+            Divides the logits before the softmax (> 0): towards 0 the draws become the most
+            likely token (greedy), 1 is the model's distribution, above 1 flatter.
+        rng : numpy.random.Generator
+            The source of the draws (required): one ``rng.choice`` per token, so the same
+            generator state gives the same tokens.
+        state : optional
+            Initial state (zeros if None).
+
+        Returns
+        -------
+        ndarray of int64, shape (length,)
+            The drawn tokens (the prefix excluded).
         """
-        check_tokens([start], "start", self.vocab_size)
+        tokens: Any = prefix
+        if isinstance(prefix, int | np.integer) and not isinstance(prefix, bool):
+            tokens = [prefix]  # a start token is a one-token prefix
+        idx = check_tokens(tokens, "prefix", self.vocab_size)
+        if idx.ndim != 1 or idx.shape[0] == 0:
+            raise ValueError(
+                f"prefix must be a token id or a non-empty 1-D sequence of token ids; "
+                f"got shape {idx.shape}"
+            )
         n = check_positive_int(length, "length", allow_zero=True)
-        check_in_range(temperature, "temperature", 0.0, None, low_inclusive=False)
+        temperature = check_real(temperature, "temperature", 0.0, None, low_inclusive=False)
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
         states = self._state(state, 1)
-        token = np.array([[start]], dtype=np.int64)  # (1, 1)
-        out = np.empty(n, dtype=np.int64)
+        out = np.empty(n, dtype=np.int64)  # (length,) the draws
+        if n == 0:
+            return out
+        hid, states = self._hidden(np.ascontiguousarray(idx[:, None]), states)  # (P, 1, H)
+        token = np.empty((1, 1), dtype=np.int64)  # (1, 1) the latest draw, fed back in
         for k in range(n):
-            hid, finals = self._hidden(token, states)
-            z = self.head._forward(hid[0, 0]).astype(np.float64) / temperature  # (V,)
-            p = np.exp(z - z.max())
+            z = self.head._forward(hid[-1, 0]).astype(np.float64) / temperature  # (V,)
+            p = np.exp(z - z.max())  # (V,) unnormalised probabilities
             p /= p.sum()
             token[0, 0] = out[k] = rng.choice(self.vocab_size, p=p)
-            states = finals
+            if k + 1 < n:
+                hid, states = self._hidden(token, states)  # (1, 1, H)
         return out
