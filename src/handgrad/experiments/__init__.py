@@ -14,7 +14,12 @@ experiment prints or writes files.
   RNNs of several spectral radii, an identity-initialised ReLU RNN, LSTMs and a GRU.
 * :mod:`handgrad.experiments.repeated_words`: assignment Q1(c), RNN vs LSTM vs GRU accuracy on a
   repeated-word task as the lag grows (also a plain function, ``run(config)``).
-* :mod:`handgrad.experiments.plots`: their figures.
+* :mod:`handgrad.experiments.adding_problem`: Hochreiter & Schmidhuber's adding problem at T = 100.
+* :mod:`handgrad.experiments.char_rnn`: a character-level language model (min-char-rnn's setting),
+  with :mod:`handgrad.experiments.char_speed` timing it against plain NumPy and torch.
+* :mod:`handgrad.experiments.box_regression`: the DIoU paper's 1,715,000-case simulation.
+* :mod:`handgrad.experiments.focal_vs_ce`: focal loss against cross-entropy as positives get rare.
+* :mod:`handgrad.experiments.plots`, ``plots_recurrent``, ``plots_detection``: their figures.
 
 ``handgrad experiment list`` and ``handgrad experiment run NAME`` run them from the terminal.
 """

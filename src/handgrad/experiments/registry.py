@@ -6,7 +6,14 @@ adding one here makes it appear in ``handgrad experiment list`` and ``handgrad e
 
 from __future__ import annotations
 
-from handgrad.experiments import adding_problem, char_rnn, repeated_words, vanishing_gradients
+from handgrad.experiments import (
+    adding_problem,
+    box_regression,
+    char_rnn,
+    focal_vs_ce,
+    repeated_words,
+    vanishing_gradients,
+)
 from handgrad.experiments.base import Experiment
 
 __all__ = ["EXPERIMENTS", "get_experiment"]
@@ -18,6 +25,8 @@ EXPERIMENTS: dict[str, Experiment] = {
         repeated_words.EXPERIMENT,
         adding_problem.EXPERIMENT,
         char_rnn.EXPERIMENT,
+        box_regression.EXPERIMENT,
+        focal_vs_ce.EXPERIMENT,
     )
 }
 
