@@ -1,27 +1,12 @@
 r"""Focal loss against cross-entropy as the foreground fraction falls (Lin et al., ICCV 2017).
 
-The task (:func:`make_dense_task`)
-----------------------------------
-A dense, detection-like binary task. An *image* holds ``anchors_per_image`` anchors; a fraction
-``foreground_fraction`` of them are foreground (``round(f A)`` per image, at least 1), and of the
-background anchors a share ``hard_negative_share`` are *hard*, the rest *easy*. Each anchor has
-``features`` D numbers: the first two carry the class, the others are N(0, 1) noise for all.
-
-* foreground: the first two features ~ N(0, I);
-* hard negative: on a ring around the foreground, radius ~ N(2.5, 0.5^2) at a uniform angle
-  (they overlap the foreground's tail: the task has a Bayes error above zero);
-* easy negative: on a far ring, radius ~ N(6, 1) at a uniform angle.
-
-No linear score separates a disk from the ring around it: the model has to learn a radial score.
-The train and test images are drawn once per (seed, foreground fraction) and are the same for
-every loss.
-
-The model
----------
-An MLP D -> ``hidden`` -> ``hidden`` -> 1 with ReLUs (:class:`MLP`: :class:`~handgrad.nn.Linear`
-layers and a hand-written backward, no autograd). The last layer's weights are N(0, 0.01^2) and
-its bias :math:`b = -\log((1 - \pi)/\pi)`, so every anchor starts at probability pi = ``prior``
-(RetinaNet's initialisation), or 0 (probability 1/2) for the runs "without the prior".
+The task and the model
+----------------------
+A dense, detection-like binary task: images of anchors, a fraction ``foreground_fraction`` of
+them foreground (a disk), the background hard (a ring around it) or easy (a far ring); and an MLP
+D -> ``hidden`` -> ``hidden`` -> 1 with ReLUs and a hand-written backward, its last bias at
+RetinaNet's prior initialisation (or 0 "without the prior"). Both are described in, and live in,
+:mod:`handgrad.experiments.focal_data`; the verdict is in :mod:`handgrad.experiments.focal_verdict`.
 
 The losses (all :func:`~handgrad.losses.sigmoid_focal_loss` with ``reduction="normalized"``:
 the sum over the batch's anchors divided by its number of positives, as RetinaNet)
@@ -59,10 +44,9 @@ For seed index s and foreground fraction f (key ``k = round(f 1e9)``): training 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -73,11 +57,22 @@ from handgrad.experiments.base import (
     Experiment,
     Progress,
     Rows,
-    Verdict,
     load_optimizer_state,
     optimizer_state,
 )
-from handgrad.nn.module import Module
+from handgrad.experiments.focal_data import (
+    EASY,
+    HARD,
+    KIND_NAMES,
+    MLP,
+    POSITIVE,
+    DenseTask,
+    Diverged,
+    _bias0,
+    _finite,
+    make_dense_task,
+)
+from handgrad.experiments.focal_verdict import REBOUND, ap_table, judge, setting_name
 
 __all__ = [
     "EASY",
@@ -85,26 +80,23 @@ __all__ = [
     "HARD",
     "MLP",
     "POSITIVE",
+    "REBOUND",
     "DenseTask",
     "Diverged",
     "FocalVsCEConfig",
+    "ap_table",
     "figures",
     "judge",
     "loss_settings",
     "make_dense_task",
     "run_unit",
+    "setting_name",
     "units",
 ]
 
-EASY, HARD, POSITIVE = 0, 1, 2  # anchor kinds
-KIND_NAMES = ("easy_negative", "hard_negative", "positive")
-HARD_RADIUS = (2.5, 0.5)  # mean and sd of the hard negatives' ring radius
-EASY_RADIUS = (6.0, 1.0)  # and of the easy negatives'
-REBOUND = 2.0  # early instability: the loss rises to this multiple of its running minimum
 CDF_POINTS = 101  # fractions of samples 0, 0.01, .., 1 of the cumulative loss curves
 
 Float64Array = NDArray[np.float64]
-_A = TypeVar("_A", bound=NDArray[Any])
 
 
 def _real_tuple(
@@ -182,58 +174,7 @@ class FocalVsCEConfig:
         check_positive_int(self.seed, "seed", allow_zero=True)
 
 
-# -- the task ---------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class DenseTask:
-    """Images of anchors: features (I, A, D), labels (I, A) in {0, 1}, kinds (I, A) in
-    {EASY, HARD, POSITIVE}."""
-
-    x: Float64Array
-    labels: NDArray[np.int8]
-    kinds: NDArray[np.int8]
-
-
-def make_dense_task(
-    images: int,
-    anchors_per_image: int,
-    foreground_fraction: float,
-    hard_negative_share: float,
-    features: int,
-    rng: np.random.Generator,
-) -> DenseTask:
-    """Draw ``images`` images of the task of the module docstring.
-
-    Each image has ``P = max(1, round(f A))`` positives, ``round(share (A - P))`` hard negatives
-    and the rest easy negatives, in a random order.
-    """
-    I = check_positive_int(images, "images")
-    A = check_positive_int(anchors_per_image, "anchors_per_image")
-    f = check_real(foreground_fraction, "foreground_fraction", 0.0, 0.5, low_inclusive=False)
-    share = check_real(hard_negative_share, "hard_negative_share", 0.0, 1.0)
-    D = check_positive_int(features, "features")
-    if D < 2:
-        raise ValueError(f"features must be at least 2; got {features}")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
-    P = min(A, max(1, round(f * A)))
-    H = round(share * (A - P))
-    kinds_one = np.full(A, EASY, dtype=np.int8)  # (A,) kinds of one image before shuffling
-    kinds_one[:P] = POSITIVE
-    kinds_one[P : P + H] = HARD
-    kinds = np.stack([rng.permutation(kinds_one) for _ in range(I)])  # (I, A)
-    x = rng.standard_normal((I, A, D))  # (I, A, D) noise; the first two are replaced below
-    angle = rng.uniform(0.0, 2 * np.pi, (I, A))  # (I, A)
-    radius = np.where(
-        kinds == HARD,
-        rng.normal(HARD_RADIUS[0], HARD_RADIUS[1], (I, A)),
-        rng.normal(EASY_RADIUS[0], EASY_RADIUS[1], (I, A)),
-    )  # (I, A) ring radius of the negatives
-    neg = kinds != POSITIVE
-    x[..., 0] = np.where(neg, radius * np.cos(angle), x[..., 0])
-    x[..., 1] = np.where(neg, radius * np.sin(angle), x[..., 1])
-    return DenseTask(x=x, labels=(kinds == POSITIVE).astype(np.int8), kinds=kinds)
-
-
+# -- the task's draws -------------------------------------------------------------------------
 def _fraction_key(f: float) -> int:
     return round(f * 1e9)
 
@@ -244,62 +185,6 @@ def _task(config: FocalVsCEConfig, s: int, f: float, split: int) -> DenseTask:
     return make_dense_task(
         n, config.anchors_per_image, f, config.hard_negative_share, config.features, rng
     )
-
-
-# -- the model --------------------------------------------------------------------------------
-class Diverged(ArithmeticError):
-    """Training produced a non-finite activation, loss or parameter."""
-
-
-def _finite(a: _A) -> _A:
-    if not np.isfinite(a).all():
-        raise Diverged
-    return a
-
-
-class MLP(Module):
-    r"""D -> H -> H -> 1 with ReLUs; ``forward(x)`` (N, D) -> logits (N,).
-
-    Backward (``backward(dz)``, dz = dL/dlogits (N,)): through the last layer,
-    :math:`d h_2 = dz\, W_3`, then the ReLU mask :math:`d a_2 = d h_2 [a_2 > 0]` (relu'(0) = 0),
-    the second layer, the first mask and the first layer; each Linear accumulates its grads.
-    """
-
-    def __init__(self, features: int, hidden: int, bias0: float, rng: np.random.Generator) -> None:
-        from handgrad.nn import Linear
-
-        super().__init__()
-        self.fc1 = Linear(features, hidden, rng=rng)
-        self.fc2 = Linear(hidden, hidden, rng=rng)
-        self.fc3 = Linear(hidden, 1, rng=rng)
-        for name in ("fc1", "fc2", "fc3"):
-            self.add_module(name, getattr(self, name))
-        self.fc3.params["weight"][...] = rng.normal(0.0, 0.01, (1, hidden))
-        self.fc3.params["bias"][...] = bias0
-        self._a1: Float64Array | None = None
-        self._a2: Float64Array | None = None
-
-    def forward(self, x: Float64Array) -> Float64Array:
-        """Logits (N,); raises :class:`Diverged` when a layer's output is not finite (weights
-        that grew too large overflow)."""
-        with np.errstate(over="ignore", invalid="ignore"):
-            a1 = _finite(self.fc1(x))  # (N, H) pre-activations
-            a2 = _finite(self.fc2(np.maximum(a1, 0.0)))  # (N, H)
-            z = _finite(self.fc3(np.maximum(a2, 0.0))[:, 0])  # (N,) logits
-        self._a1, self._a2 = a1, a2
-        return z
-
-    def backward(self, dz: NDArray[np.floating]) -> None:
-        assert self._a1 is not None and self._a2 is not None
-        dh2 = self.fc3.backward(dz[:, None])  # (N, H)
-        dh2 *= self._a2 > 0
-        dh1 = self.fc2.backward(dh2)  # (N, H)
-        dh1 *= self._a1 > 0
-        self.fc1.backward(dh1)
-
-
-def _bias0(prior: float) -> float:
-    return -math.log((1 - prior) / prior)
 
 
 # -- the loss settings and units --------------------------------------------------------------
@@ -528,154 +413,6 @@ def _evaluate(
         rows["loss_cdf"] = cdf_rows
         rows["loss_share"] = share_rows
     return rows
-
-
-# -- the verdict ------------------------------------------------------------------------------
-def setting_name(row: Mapping[str, Any]) -> str:
-    """``"ce"``, ``"ce no prior"``, ``"balanced_ce a=0.75"``, ``"focal g=2 a=0.25"``."""
-    if row["loss"] == "ce":
-        return "ce" if row["prior_init"] else "ce no prior"
-    a = row["alpha"]
-    if row["loss"] == "balanced_ce":
-        return f"balanced_ce a={a:g}"
-    return f"focal g={row['gamma']:g} a={a:g}"
-
-
-def ap_table(rows: Rows, column: str = "ap") -> dict[str, dict[float, Float64Array]]:
-    """``{setting: {foreground fraction: AP per seed, in seed order}}`` from the results rows."""
-    out: dict[str, dict[float, list[tuple[int, float]]]] = {}
-    for r in rows["results"]:
-        out.setdefault(setting_name(r), {}).setdefault(float(r["foreground_fraction"]), []).append(
-            (int(r["seed"]), float(r[column]))
-        )
-    return {
-        k: {f: np.array([v for _, v in sorted(pairs)]) for f, pairs in by_f.items()}
-        for k, by_f in out.items()
-    }
-
-
-def judge(config: FocalVsCEConfig, rows: Rows) -> Verdict:
-    """The paper's three findings on this task, each held or not by the rule in the verdict."""
-    table = ap_table(rows)
-    fractions = sorted(config.foreground_fractions, reverse=True)  # imbalance grows along it
-    smallest = fractions[-1]
-    paper = f"focal g=2 a={config.focal_alpha:g}"
-    measured: dict[str, Any] = {
-        "ap_mean": {
-            k: {str(f): float(v.mean()) for f, v in by_f.items()} for k, by_f in table.items()
-        },
-        "ap_sd": {
-            k: {str(f): float(v.std(ddof=1)) if v.size > 1 else 0.0 for f, v in by_f.items()}
-            for k, by_f in table.items()
-        },
-    }
-    findings: dict[str, bool] = {}
-    missing: list[str] = []
-    at_smallest = {k: v[smallest] for k, v in table.items() if smallest in v}
-    if paper in at_smallest:
-        best = max(at_smallest, key=lambda k: float(at_smallest[k].mean()))
-        diff = at_smallest[best] - at_smallest[paper]  # paired by seed
-        se = float(diff.std(ddof=1) / math.sqrt(diff.size)) if diff.size > 1 else 0.0
-        measured["best_at_smallest_fraction"] = best
-        measured["best_minus_gamma2_alpha025"] = float(diff.mean())
-        measured["its_standard_error"] = se
-        findings["gamma = 2 with alpha = 0.25 works best"] = bool(
-            best == paper or float(diff.mean()) <= 2 * se
-        )
-    else:
-        missing.append(paper)
-    if paper in table and "ce" in table:
-        diffs = [table[paper][f] - table["ce"][f] for f in fractions]  # paired by seed
-        gains = [float(d.mean()) for d in diffs]
-        ses = [float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else 0.0 for d in diffs]
-        measured["focal_minus_ce_ap_by_fraction"] = {
-            str(f): g for f, g in zip(fractions, gains, strict=True)
-        }
-        measured["its_standard_error_by_fraction"] = {
-            str(f): e for f, e in zip(fractions, ses, strict=True)
-        }
-        steps_ok = all(
-            gains[i + 1] >= gains[i] - 2 * math.hypot(ses[i], ses[i + 1])
-            for i in range(len(gains) - 1)
-        )
-        findings["the gain of focal over CE grows with imbalance"] = bool(
-            gains[-1] > 0 and gains[-1] > gains[0] and steps_ok
-        )
-    else:
-        missing.append("ce")
-    res = [r for r in rows["results"] if r["loss"] == "ce" and r["foreground_fraction"] == smallest]
-    no_prior = [r for r in res if not r["prior_init"]]
-    with_prior = [r for r in res if r["prior_init"]]
-
-    def unstable(r: Mapping[str, Any]) -> bool:
-        return bool(r["diverged"] or r["early_rebound"] >= REBOUND)
-
-    if no_prior and with_prior:
-        measured["ce_early_instability_at_smallest_fraction"] = {
-            "no_prior": [
-                {
-                    "seed": r["seed"],
-                    "diverged": r["diverged"],
-                    "early_rebound": r["early_rebound"],
-                    "ap": r["ap"],
-                }
-                for r in no_prior
-            ],
-            "prior": [
-                {
-                    "seed": r["seed"],
-                    "diverged": r["diverged"],
-                    "early_rebound": r["early_rebound"],
-                    "ap": r["ap"],
-                }
-                for r in with_prior
-            ],
-        }
-        findings["CE without the prior initialisation is unstable early in training"] = bool(
-            any(unstable(r) for r in no_prior) and not any(unstable(r) for r in with_prior)
-        )
-    else:
-        missing.append("ce with and without the prior")
-    shares = [
-        r
-        for r in rows.get("loss_share", [])
-        if r["foreground_fraction"] == smallest and r["kind"] == "easy_negative"
-    ]
-    if shares:
-        measured["easy_negative_share_of_loss_on_the_gamma2_model"] = {
-            f"gamma={g:g}": float(np.mean([r["share"] for r in shares if r["gamma"] == g]))
-            for g in sorted({r["gamma"] for r in shares})
-        }
-    measured["findings"] = findings
-    rule = (
-        f"on the test split's step AP (mean over {config.seeds} seeds, paired by seed): (1) "
-        f"focal gamma = 2, alpha = {config.focal_alpha:g} has the highest mean AP at the "
-        f"smallest foreground fraction ({smallest:g}), or the best setting beats it by at most 2 "
-        "standard errors of the paired difference; (2) the gain AP(focal gamma 2) - AP(CE) is "
-        "positive at the smallest fraction and larger there than at the largest, and no step "
-        "towards a smaller fraction lowers it by more than 2 standard errors (of the two paired "
-        "differences' means, combined); (3) at the smallest "
-        "fraction, some run of CE without the prior diverges (non-finite loss or parameters) or "
-        f"its training loss rises to {REBOUND:g} times its running minimum or more within the "
-        f"first {config.early_steps} steps, and no run of CE with the prior does. Reproduced "
-        "when all three hold."
-    )
-    notes = [
-        "A synthetic dense task (see the module docstring), a 2-hidden-layer MLP and "
-        f"{config.steps} SGD steps of {config.batch_images} images x {config.anchors_per_image} "
-        "anchors, not RetinaNet on COCO: the findings are checked for this task only.",
-        "alpha is NaN in results.csv for the losses without alpha weighting (ce).",
-    ]
-    held = [k for k, v in findings.items() if v]
-    failed = [k for k, v in findings.items() if not v]
-    if held:
-        notes.append("Held: " + "; ".join(held) + ".")
-    if failed:
-        notes.append("Did not hold: " + "; ".join(failed) + ".")
-    if missing:
-        notes.append("Not tested (settings missing from this run): " + ", ".join(missing) + ".")
-    reproduced = not missing and bool(findings) and all(findings.values())
-    return Verdict(measured=measured, reproduced=reproduced, rule=rule, notes=tuple(notes))
 
 
 def figures(config: FocalVsCEConfig, rows: Rows) -> dict[str, Any]:

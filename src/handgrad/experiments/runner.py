@@ -17,8 +17,9 @@ callback, ``progress(units_done, units_total)``, where ``units_done`` is a float
 this process reports its fraction; units elsewhere count when they finish).
 
 Checkpoints
-    A long unit saves its state through the :class:`FileCheckpoint` it is given, every
-    ``checkpoint_every`` of its steps, to ``checkpoints/unit-NNNN.npz`` (NumPy arrays in an
+    A long unit saves its state through the :class:`FileCheckpoint` it is given (from
+    :mod:`handgrad.experiments.checkpoint_files`), every ``checkpoint_every`` of its steps, to
+    ``checkpoints/unit-NNNN.npz`` (NumPy arrays in an
     ``.npz``, everything else as exact JSON beside them: floats by ``repr``, integers of any size,
     so an RNG's ``bit_generator.state`` survives). The file is replaced atomically, so a run killed
     at any moment leaves the previous checkpoint whole. ``resume=True`` skips the units whose rows
@@ -41,7 +42,6 @@ Dask
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -53,8 +53,9 @@ from typing import Any
 import numpy as np
 
 from handgrad._checks import check_positive_int, check_real
-from handgrad._files import atomic_write, write_atomic
+from handgrad._files import write_atomic
 from handgrad.experiments.base import Experiment, Progress, Rows, Verdict
+from handgrad.experiments.checkpoint_files import FileCheckpoint, load_state, save_state
 from handgrad.experiments.config import config_to_dict
 from handgrad.experiments.output import (
     read_config,
@@ -78,89 +79,6 @@ __all__ = [
 
 DASK_INSTALL = "pip install 'handgrad[dask]'"
 RunProgress = Callable[[float, int], None]
-
-
-# -- checkpoint files -------------------------------------------------------------------------
-def _pack(value: Any, arrays: dict[str, np.ndarray], where: str) -> Any:
-    """Replace every array in a nested state by a reference into ``arrays``; JSON-ready rest."""
-    if isinstance(value, np.ndarray):
-        key = f"a{len(arrays)}"
-        arrays[key] = value
-        return {"__array__": key}
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, dict):
-        for k in value:
-            if not isinstance(k, str) or k.startswith("__"):
-                raise TypeError(f"{where}: keys must be strings not starting with '__'; got {k!r}")
-        return {k: _pack(v, arrays, f"{where}[{k!r}]") for k, v in value.items()}
-    if isinstance(value, tuple):
-        return {"__tuple__": [_pack(v, arrays, f"{where}[{i}]") for i, v in enumerate(value)]}
-    if isinstance(value, list):
-        return [_pack(v, arrays, f"{where}[{i}]") for i, v in enumerate(value)]
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    raise TypeError(
-        f"{where} must hold arrays, numbers, strings, None and dicts/lists/tuples of those; "
-        f"got {type(value).__name__}"
-    )
-
-
-def _unpack(value: Any, arrays: Mapping[str, np.ndarray]) -> Any:
-    if isinstance(value, dict):
-        if set(value) == {"__array__"}:
-            return arrays[value["__array__"]]
-        if set(value) == {"__tuple__"}:
-            return tuple(_unpack(v, arrays) for v in value["__tuple__"])
-        return {k: _unpack(v, arrays) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_unpack(v, arrays) for v in value]
-    return value
-
-
-def save_state(path: str | Path, state: Mapping[str, Any]) -> None:
-    """Write a unit's state (nested dicts of arrays, numbers, strings) to ``path`` atomically.
-
-    The file is an ``.npz``: the arrays by reference, and the structure as exact JSON under
-    ``__state__``. :func:`load_state` reads it back equal, array dtypes and big integers included.
-    """
-    arrays: dict[str, np.ndarray] = {}
-    tree = _pack(dict(state), arrays, "state")
-    buffer = io.BytesIO()
-    savez: Any = np.savez  # (NumPy's stubs do not take **arrays beside keywords)
-    savez(buffer, __state__=np.array(json.dumps(tree)), **arrays)
-    with atomic_write(path, binary=True) as f:
-        f.write(buffer.getvalue())
-
-
-def load_state(path: str | Path) -> dict[str, Any]:
-    """Read what :func:`save_state` wrote."""
-    with np.load(path, allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files if k != "__state__"}
-        tree = json.loads(str(data["__state__"]))
-    state: dict[str, Any] = _unpack(tree, arrays)
-    return state
-
-
-class FileCheckpoint:
-    """A unit's :class:`~handgrad.experiments.base.Checkpoint` kept in one ``.npz`` file.
-
-    ``every`` is how many of its steps a unit runs between two saves; ``load()`` is the last
-    saved state (None before the first save).
-    """
-
-    def __init__(self, path: str | Path, every: int) -> None:
-        self.path = Path(path)
-        self.every = check_positive_int(every, "checkpoint_every")
-
-    def load(self) -> dict[str, Any] | None:
-        return load_state(self.path) if self.path.is_file() else None
-
-    def save(self, state: dict[str, Any]) -> None:
-        save_state(self.path, state)
-
-    def __repr__(self) -> str:
-        return f"FileCheckpoint({str(self.path)!r}, every={self.every})"
 
 
 def _no_progress(done: int, total: int) -> None:
@@ -396,22 +314,13 @@ def run_experiment(
     -------
     RunResult
     """
-    if not isinstance(experiment, Experiment):
-        raise TypeError(f"experiment must be an Experiment; got {type(experiment).__name__}")
-    if not isinstance(config, experiment.config_type):
-        raise TypeError(
-            f"config must be a {experiment.config_type.__name__}; got {type(config).__name__}"
-        )
+    _check_experiment_and_config(experiment, config)
     jobs = check_positive_int(jobs, "jobs")
     every = check_positive_int(checkpoint_every, "checkpoint_every")
     timeout = check_real(dask_timeout, "dask_timeout", 0.0, None, low_inclusive=False)
     out = Path(out)
     prepare_out_dir(out, experiment, config, resume=resume)
-    client = None
-    if dask_scheduler is not None:
-        if not isinstance(dask_scheduler, str) or not dask_scheduler.strip():
-            raise ValueError(f"dask_scheduler must be an address; got {dask_scheduler!r}")
-        client = _dask_client(dask_scheduler, timeout)
+    client = _connect(dask_scheduler, timeout)
     start = time.perf_counter()
     try:
         units = experiment.units(config)
@@ -419,52 +328,33 @@ def run_experiment(
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
         if read_config(out) is None:
             write_config(out, experiment, config, quick=quick)
-        results: dict[int, Rows] = {}
-        for index, unit in enumerate(units):
-            saved = _load_saved_rows(checkpoint_dir, index, unit) if resume else None
-            if saved is not None:
-                results[index] = saved
+        results = _saved_results(checkpoint_dir, units) if resume else {}
         resumed = len(results)
-        total = len(units)
         if progress is not None:
-            progress(float(resumed), total)
+            progress(float(resumed), len(units))
         tasks: list[Task] = [
             (experiment, config, unit, index, str(checkpoint_dir), every)
             for index, unit in enumerate(units)
             if index not in results
         ]
-        if client is not None:
-            where = f"dask ({dask_scheduler})"
-            finished: Iterator[tuple[int, Rows]] = _on_dask(tasks, client)
-        elif jobs > 1 and len(tasks) > 1:
-            where = f"processes ({jobs})"
-            finished = _in_processes(tasks, jobs)
-        else:
-            where = "serial"
-            finished = _serially(tasks, results, total, progress)
-        for index, rows in finished:
-            _save_rows(checkpoint_dir, index, units[index], rows)
-            results[index] = rows
-            if progress is not None:
-                progress(float(len(results)), total)
+        where = _run_tasks(
+            tasks,
+            units,
+            results,
+            checkpoint_dir,
+            jobs=jobs,
+            client=client,
+            dask_scheduler=dask_scheduler,
+            progress=progress,
+        )
     finally:
         if client is not None:
             client.close()
     rows = _gather(results, len(units))
-    verdict = experiment.judge(config, rows)
-    if not isinstance(verdict, Verdict):
-        raise TypeError(f"{experiment.name}: judge must return a Verdict")
-    written = [p.name for p in write_tables(out, rows)]
-    written += [p.name for p in write_figures(out, experiment.figures(config, rows))]
-    seconds = time.perf_counter() - start
-    files = ["config.json", *written, "summary.json", "summary.md"]
-    run_info = {
-        "wall_time_s": round(seconds, 3),
-        "units": len(units),
-        "resumed_units": resumed,
-        "where": where,
-    }
-    write_summary(out, experiment, config, verdict, quick=quick, files=files, run=run_info)
+    run_info = {"units": len(units), "resumed_units": resumed, "where": where}
+    verdict, files, seconds = _judge_and_write(
+        out, experiment, config, rows, quick=quick, start=start, run_info=run_info
+    )
     return RunResult(
         out=out,
         config=config,
@@ -476,6 +366,90 @@ def run_experiment(
         seconds=seconds,
         where=where,
     )
+
+
+def _judge_and_write(
+    out: Path,
+    experiment: Experiment,
+    config: Any,
+    rows: Rows,
+    *,
+    quick: bool,
+    start: float,
+    run_info: dict[str, Any],
+) -> tuple[Verdict, list[str], float]:
+    """Judge ``rows``, write the tables, figures and summary; return the verdict, the files
+    written and the seconds since ``start`` (``run_info`` gets ``wall_time_s`` first)."""
+    verdict = experiment.judge(config, rows)
+    if not isinstance(verdict, Verdict):
+        raise TypeError(f"{experiment.name}: judge must return a Verdict")
+    written = [p.name for p in write_tables(out, rows)]
+    written += [p.name for p in write_figures(out, experiment.figures(config, rows))]
+    seconds = time.perf_counter() - start
+    files = ["config.json", *written, "summary.json", "summary.md"]
+    run = {"wall_time_s": round(seconds, 3), **run_info}
+    write_summary(out, experiment, config, verdict, quick=quick, files=files, run=run)
+    return verdict, files, seconds
+
+
+def _check_experiment_and_config(experiment: Any, config: Any) -> None:
+    if not isinstance(experiment, Experiment):
+        raise TypeError(f"experiment must be an Experiment; got {type(experiment).__name__}")
+    if not isinstance(config, experiment.config_type):
+        raise TypeError(
+            f"config must be a {experiment.config_type.__name__}; got {type(config).__name__}"
+        )
+
+
+def _connect(dask_scheduler: str | None, timeout: float) -> Any:
+    """The Dask client of ``dask_scheduler``, or None to run locally."""
+    if dask_scheduler is None:
+        return None
+    if not isinstance(dask_scheduler, str) or not dask_scheduler.strip():
+        raise ValueError(f"dask_scheduler must be an address; got {dask_scheduler!r}")
+    return _dask_client(dask_scheduler, timeout)
+
+
+def _saved_results(checkpoint_dir: Path, units: list[dict[str, Any]]) -> dict[int, Rows]:
+    """The saved rows of an earlier run, by unit index, for the units that have them."""
+    results: dict[int, Rows] = {}
+    for index, unit in enumerate(units):
+        saved = _load_saved_rows(checkpoint_dir, index, unit)
+        if saved is not None:
+            results[index] = saved
+    return results
+
+
+def _run_tasks(
+    tasks: list[Task],
+    units: list[dict[str, Any]],
+    results: dict[int, Rows],
+    checkpoint_dir: Path,
+    *,
+    jobs: int,
+    client: Any,
+    dask_scheduler: str | None,
+    progress: RunProgress | None,
+) -> str:
+    """Run ``tasks`` on Dask (``client`` not None), in ``jobs`` local processes or serially; save
+    each unit's rows as it arrives and add them to ``results``. Returns where they ran:
+    "dask (ADDRESS)", "processes (N)" or "serial"."""
+    total = len(units)
+    if client is not None:
+        where = f"dask ({dask_scheduler})"
+        finished: Iterator[tuple[int, Rows]] = _on_dask(tasks, client)
+    elif jobs > 1 and len(tasks) > 1:
+        where = f"processes ({jobs})"
+        finished = _in_processes(tasks, jobs)
+    else:
+        where = "serial"
+        finished = _serially(tasks, results, total, progress)
+    for index, rows in finished:
+        _save_rows(checkpoint_dir, index, units[index], rows)
+        results[index] = rows
+        if progress is not None:
+            progress(float(len(results)), total)
+    return where
 
 
 def _serially(
