@@ -13,7 +13,7 @@ from benchmarks.coco_synth import make_coco
 from typer.testing import CliRunner
 
 from handgrad.cli import app
-from handgrad.metrics import STAT_NAMES, coco_evaluate, voc_evaluate
+from handgrad.metrics import STAT_NAMES, coco_evaluate, coco_evaluation, voc_evaluate
 
 runner = CliRunner()
 
@@ -130,3 +130,145 @@ def test_voc_bad_method_exit_2(files):
     _, _, gt_path, det_path = files
     result = runner.invoke(app, ["eval", "voc", str(gt_path), str(det_path), "--method", "x"])
     assert result.exit_code == 2 and "method must be one of" in result.output
+
+
+# ---------------------------------------------------------------- masks, keypoints, plots, Dask
+
+
+def pycoco_lines(gt, dets, iou_type):
+    import warnings
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        coco_gt = COCO()
+        coco_gt.dataset = copy.deepcopy(gt)
+        coco_gt.createIndex()
+        ev = COCOeval(coco_gt, coco_gt.loadRes(copy.deepcopy(dets)), iou_type)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return [line for line in printed.getvalue().splitlines() if line.startswith(" Average")]
+
+
+def write(tmp_path, gt, dets):
+    gt_path, det_path = tmp_path / "gt.json", tmp_path / "dets.json"
+    gt_path.write_text(json.dumps(gt))
+    det_path.write_text(json.dumps(dets))
+    return gt_path, det_path
+
+
+@pytest.mark.parametrize("iou_type", ["segm", "keypoints"])
+def test_masks_and_keypoints_print_pycocotools_summary(tmp_path, iou_type):
+    from benchmarks.coco_synth import make_coco_keypoints, make_coco_segm
+
+    if iou_type == "segm":
+        gt, dets = make_coco_segm(6, n_categories=3, dets_per_image=10, seed=32)
+    else:
+        gt, dets = make_coco_keypoints(10, seed=33)
+    gt_path, det_path = write(tmp_path, gt, dets)
+    out = tmp_path / "out.json"
+    args = ["eval", "coco", str(gt_path), str(det_path), "--iou-type", iou_type, "--json", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    got = [line for line in result.stdout.splitlines() if line.startswith(" Average")]
+    assert got == pycoco_lines(gt, dets, iou_type)
+    assert len(got) == (12 if iou_type == "segm" else 10)
+    payload = json.loads(out.read_text())
+    want = coco_evaluation(gt, dets, iou_type=iou_type)
+    assert payload["iou_type"] == iou_type and payload["stats"] == want.stats
+    np.testing.assert_array_equal(payload["precision"], want.precision)
+    np.testing.assert_array_equal(payload["recall"], want.recall)
+    assert payload["params"]["max_dets"] == list(want.params.max_dets)
+
+
+def test_plot_writes_a_figure_averaged_or_per_class(files, tmp_path):
+    _, _, gt_path, det_path = files
+    png, svg = tmp_path / "pr.png", tmp_path / "pr.svg"
+    result = runner.invoke(app, ["eval", "coco", str(gt_path), str(det_path), "--plot", str(png)])
+    assert result.exit_code == 0, result.output
+    assert png.read_bytes().startswith(b"\x89PNG")
+    args = ["eval", "coco", str(gt_path), str(det_path), "--plot", str(svg), "--per-class"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert b"<svg" in svg.read_bytes()[:400] and b"class1" in svg.read_bytes()
+
+
+def test_pr_curves_are_the_precision_array_averaged(files):
+    from handgrad.metrics.detection.plots import pr_curve_figure, pr_curves
+
+    gt, dets, _, _ = files
+    result = coco_evaluation(gt, dets)
+    curves = pr_curves(result)
+    assert list(curves) == ["IoU=0.50", "IoU=0.75", "IoU=0.50:0.95"]
+    # the mean over recall levels of the 0.50:0.95 curve is COCO's AP (categories all defined)
+    assert np.mean(curves["IoU=0.50:0.95"]) == pytest.approx(result.stats["AP"], abs=1e-12)
+    per_cat = pr_curves(result, per_category=True)
+    np.testing.assert_allclose(
+        [np.mean(c) for c in per_cat.values()], result.per_category_ap, rtol=1e-12
+    )
+    assert len(pr_curve_figure(result).axes[0].lines) == 3
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            ["--iou-type", "mask"],
+            "error: iou_type must be one of 'bbox', 'segm', 'keypoints'; got 'mask'",
+        ),
+        (["--plot", "pr.xyz"], "error: --plot: cannot tell the figure format"),
+        (
+            ["--plot", "same.png", "--json", "same.png"],
+            "error: --json and --plot name the same file",
+        ),
+    ],
+)
+def test_bad_options_are_one_line_errors_before_work(files, tmp_path, monkeypatch, extra, message):
+    _, _, gt_path, det_path = files
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["eval", "coco", str(gt_path), str(det_path), *extra])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(message), result.output
+    assert not (tmp_path / "same.png").exists()
+
+
+def test_dask_scheduler_without_dask_says_how_to_install(files, monkeypatch):
+    import handgrad.metrics.detection.distributed as dist
+
+    _, _, gt_path, det_path = files
+    monkeypatch.setattr(dist, "dask_available", lambda: False)
+    args = ["eval", "coco", str(gt_path), str(det_path), "--dask-scheduler", "tcp://x:1"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert (
+        result.output.strip() == "error: --dask-scheduler needs Dask: pip install 'handgrad[dask]'"
+    )
+
+
+def test_dask_scheduler_that_does_not_answer_and_one_that_does(files):
+    import socket
+
+    distributed = pytest.importorskip("distributed")
+    gt, dets, gt_path, det_path = files
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    args = ["eval", "coco", str(gt_path), str(det_path), "--dask-timeout", "1"]
+    result = runner.invoke(app, [*args, "--dask-scheduler", address])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(
+        f"error: no Dask scheduler answered at '{address}'"
+    )
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        result = runner.invoke(app, [*args, "--dask-scheduler", cluster.scheduler_address])
+    assert result.exit_code == 0, result.output
+    got = [line for line in result.stdout.splitlines() if line.startswith(" Average")]
+    assert got == pycoco_lines(gt, dets, "bbox")

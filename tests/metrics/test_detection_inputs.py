@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from handgrad.metrics import (
     STAT_NAMES,
     DetectionEvalWarning,
+    accumulate,
     coco_eval_state,
     coco_evaluate,
     coco_evaluation,
@@ -221,7 +222,7 @@ def test_merged_shards_equal_single_pass(n_shards):
         keep = set(shard.tolist())
         part = [d for d in dets if d["image_id"] in keep]  # each worker sees its own detections
         states.append(coco_eval_state(gt, part, img_ids=shard))
-    merged = merge_states(states[::-1]).accumulate()  # any order
+    merged = accumulate(merge_states(states[::-1]))  # any order
     np.testing.assert_array_equal(merged.precision, single.precision)
     np.testing.assert_array_equal(merged.recall, single.recall)
     np.testing.assert_array_equal(merged.scores, single.scores)
@@ -229,7 +230,7 @@ def test_merged_shards_equal_single_pass(n_shards):
     pairwise = states[0]
     for s in states[1:]:
         pairwise = pairwise.merge(s)
-    assert pairwise.accumulate().stats == single.stats
+    assert accumulate(pairwise).stats == single.stats
 
 
 def test_merge_rejects_overlap_and_mismatch():
@@ -291,7 +292,7 @@ def test_merge_property_any_sharding(boxes, detections, shard_of_image):
         for shard in sorted(set(shard_of_image)):
             ids = [i + 1 for i, s in enumerate(shard_of_image) if s == shard]
             states.append(coco_eval_state(gt, dets, img_ids=ids))
-    merged = merge_states(states).accumulate()
+    merged = accumulate(merge_states(states))
     np.testing.assert_array_equal(merged.precision, single.precision)
     np.testing.assert_array_equal(merged.recall, single.recall)
     np.testing.assert_array_equal(merged.scores, single.scores)

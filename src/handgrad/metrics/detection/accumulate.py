@@ -29,9 +29,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from handgrad.metrics.detection.evaluation import CocoEvaluation
 from handgrad.metrics.detection.state import CocoEvalState
 
-__all__ = ["accumulate"]
+__all__ = ["accumulate", "accumulate_arrays"]
 
 EPS = np.spacing(1)  # pycocotools' np.spacing(1) in the precision denominator
 
@@ -79,7 +80,16 @@ def _reverse_segment_max(
     return uniq[best % big]
 
 
-def accumulate(
+def accumulate(state: CocoEvalState) -> CocoEvaluation:
+    """Precision, recall and scores arrays and the summary (pycocotools' ``accumulate``).
+
+    ``accumulate(merge_states(parts))`` equals the single-pass evaluation exactly.
+    """
+    precision, recall, scores = accumulate_arrays(state)
+    return CocoEvaluation(state.params, precision, recall, scores)
+
+
+def accumulate_arrays(
     state: CocoEvalState,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """precision (T, R, K, A, M), recall (T, K, A, M), scores (T, R, K, A, M), as pycocotools."""

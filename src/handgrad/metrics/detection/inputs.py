@@ -1,11 +1,11 @@
-"""Loading and validating detection-evaluation inputs.
+"""Loading and validating COCO ground truth, and the validators detections share.
 
 Ground truth is a COCO dict (or the path of a COCO JSON file) with ``images``, ``categories`` and
 ``annotations``. Each annotation needs ``id``, ``image_id``, ``category_id``, ``bbox`` (x, y, w, h) and
-``area``; ``iscrowd`` and ``difficult`` default to 0. Detections are a COCO result list (dicts with
-``image_id``, ``category_id``, ``bbox``, ``score``), the path of such a JSON file, an ``(N, 7)`` array
-with rows ``(image_id, x, y, w, h, score, category_id)`` (pycocotools' ``loadNumpyAnnotations``
-layout), or a dict of arrays with the keys ``image_id``, ``category_id``, ``bbox`` (N, 4) and ``score``.
+``area``; ``iscrowd`` and ``difficult`` default to 0. By ``iou_type``: ``segm`` needs a
+``segmentation`` per annotation (polygons or RLE, see :mod:`~.segmentation`) and ``height`` and
+``width`` per image; ``keypoints`` reads each annotation's ``keypoints`` and ``num_keypoints``
+(counted from the visibility flags when absent). Detections: :mod:`~.detections`.
 
 Malformed input raises ``ValueError`` (or ``TypeError`` for the wrong kind of object) naming the
 offending entry and field: a missing key; an id that is not an integer (a bool, a string, None, a
@@ -28,13 +28,29 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from handgrad.metrics.detection.keypoints import Keypoints, parse_keypoints
+from handgrad.metrics.detection.rle import Masks
+from handgrad.metrics.detection.segmentation import check_image_size, masks_from_segmentations
+
 __all__ = [
+    "IOU_TYPES",
     "CocoGroundTruth",
     "DetectionEvalWarning",
-    "Detections",
+    "check_iou_type",
+    "image_sizes",
     "load_coco_ground_truth",
-    "load_detections",
 ]
+
+IOU_TYPES = ("bbox", "segm", "keypoints")
+
+
+def check_iou_type(iou_type: Any) -> str:
+    """``iou_type`` if it is one of :data:`IOU_TYPES`, else a ``ValueError`` naming it."""
+    if not isinstance(iou_type, str) or iou_type not in IOU_TYPES:
+        raise ValueError(
+            f"iou_type must be one of {', '.join(map(repr, IOU_TYPES))}; got {iou_type!r}"
+        )
+    return iou_type
 
 
 class DetectionEvalWarning(UserWarning):
@@ -61,6 +77,16 @@ class CocoGroundTruth:
         The annotation's ``area`` field (what COCO's area ranges test; not w * h).
     iscrowd, difficult : (G,) bool
         Crowd and VOC "difficult" flags.
+    iou_type : str
+        What it was loaded for: the fields below are filled for ``segm`` and ``keypoints``.
+    image_height, image_width : (I,) int64 or None
+        Image sizes (``segm``).
+    masks : Masks or None
+        Each annotation's mask (``segm``).
+    keypoints : Keypoints or None
+        Each annotation's keypoints, none where it has no ``keypoints`` field (``keypoints``).
+    no_keypoints : (G,) bool or None
+        ``num_keypoints == 0`` (``keypoints``): pycocotools ignores such an object, as a crowd.
     """
 
     image_ids: NDArray[np.int64]
@@ -73,26 +99,12 @@ class CocoGroundTruth:
     area: NDArray[np.float64]
     iscrowd: NDArray[np.bool_]
     difficult: NDArray[np.bool_]
-
-
-@dataclass(frozen=True)
-class Detections:
-    """Detections as flat arrays, in input order.
-
-    Attributes
-    ----------
-    image_id, category_id : (N,) int64
-    bbox : (N, 4) float64, boxes as (x, y, w, h)
-    score : (N,) float64
-    """
-
-    image_id: NDArray[np.int64]
-    category_id: NDArray[np.int64]
-    bbox: NDArray[np.float64]
-    score: NDArray[np.float64]
-
-    def __len__(self) -> int:
-        return int(self.score.shape[0])
+    iou_type: str = "bbox"
+    image_height: NDArray[np.int64] | None = None
+    image_width: NDArray[np.int64] | None = None
+    masks: Masks | None = None
+    keypoints: Keypoints | None = None
+    no_keypoints: NDArray[np.bool_] | None = None
 
 
 def _read_json(source: str | os.PathLike[str], name: str) -> Any:
@@ -262,13 +274,79 @@ def _check_known(
         )
 
 
-def load_coco_ground_truth(source: Any) -> CocoGroundTruth:
+def image_sizes(
+    gt: CocoGroundTruth, image_id: NDArray[np.int64], where: str
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(height, width) of the images ``image_id`` (the last ``images`` entry of an id)."""
+    if gt.image_height is None or gt.image_width is None:
+        raise ValueError(f"{where}: the ground truth was loaded without image sizes (iou_type)")
+    return _sizes_of(gt.image_ids, gt.image_height, gt.image_width, image_id)
+
+
+def _sizes_of(
+    ids: NDArray[np.int64],
+    height: NDArray[np.int64],
+    width: NDArray[np.int64],
+    image_id: NDArray[np.int64],
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    uniq, first = np.unique(ids[::-1], return_index=True)  # first in reverse: the last entry
+    pos = len(ids) - 1 - first[np.searchsorted(uniq, image_id)]
+    return height[pos], width[pos]
+
+
+def _segm_fields(
+    images: list[Any],
+    anns: list[Any],
+    image_ids: NDArray[np.int64],
+    ann_image: NDArray[np.int64],
+    ann_id: NDArray[np.int64],
+) -> dict[str, Any]:
+    """Image sizes and annotation masks for ``iou_type="segm"``."""
+    size = [
+        check_image_size(im.get("height"), im.get("width"), f"images[{i}] (id {image_ids[i]})")
+        for i, im in enumerate(images)
+    ]
+    h = np.asarray([s[0] for s in size], dtype=np.int64).reshape(len(size))
+    w = np.asarray([s[1] for s in size], dtype=np.int64).reshape(len(size))
+    segms = _column(anns, "segmentation", "annotations")
+    ah, aw = _sizes_of(image_ids, h, w, ann_image)  # (G,) size of each annotation's image
+
+    def name(i: int) -> str:
+        return f"annotations[{i}] (id {int(ann_id[i])})"
+
+    masks = masks_from_segmentations(segms, ah, aw, name)
+    return {"image_height": h, "image_width": w, "masks": masks}
+
+
+def _keypoint_fields(anns: list[Any], ann_id: NDArray[np.int64]) -> dict[str, Any]:
+    """Keypoints and the ``num_keypoints == 0`` flag for ``iou_type="keypoints"``."""
+
+    def name(i: int) -> str:
+        return f"annotations[{i}] (id {int(ann_id[i])})"
+
+    kps, _ = parse_keypoints(anns, name, required=False)
+    labelled = kps.values[2::3] > 0  # (points,)
+    point_owner = np.repeat(np.arange(len(kps)), kps.n_points)
+    none = np.bincount(point_owner[labelled], minlength=len(kps)) == 0  # (G,) counted
+    for i, a in enumerate(anns):
+        v = a.get("num_keypoints")
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v):
+            raise ValueError(f"{name(i)}: num_keypoints must be a number; got {v!r}")
+        none[i] = v == 0
+    return {"keypoints": kps, "no_keypoints": none}
+
+
+def load_coco_ground_truth(source: Any, *, iou_type: str = "bbox") -> CocoGroundTruth:
     """Read and validate COCO ground truth.
 
     Parameters
     ----------
     source : dict, str, os.PathLike or CocoGroundTruth
         A COCO dataset dict, the path of its JSON file, or an already loaded ground truth.
+    iou_type : {"bbox", "segm", "keypoints"}
+        Which fields to read besides boxes (see the module docstring).
 
     Returns
     -------
@@ -281,7 +359,13 @@ def load_coco_ground_truth(source: Any) -> CocoGroundTruth:
         negative width or height, non-integer ids, annotations naming an image or category that the
         file does not list. The message names the offending entry.
     """
+    check_iou_type(iou_type)
     if isinstance(source, CocoGroundTruth):
+        if iou_type != "bbox" and source.iou_type != iou_type:
+            raise ValueError(
+                f"this ground truth was loaded for iou_type={source.iou_type!r}; load it again "
+                f"with iou_type={iou_type!r}"
+            )
         return source
     if isinstance(source, str | os.PathLike):
         data = _read_json(source, "coco_gt")
@@ -309,6 +393,11 @@ def load_coco_ground_truth(source: Any) -> CocoGroundTruth:
     difficult = _flags([a.get("difficult", 0) for a in anns], "annotations", "difficult")
     _check_known(ann_image, image_ids, "annotations", "image_id", "images")
     _check_known(ann_cat, category_ids, "annotations", "category_id", "categories")
+    extra: dict[str, Any] = {}
+    if iou_type == "segm":
+        extra = _segm_fields(images, anns, image_ids, ann_image, ann_id)
+    elif iou_type == "keypoints":
+        extra = _keypoint_fields(anns, ann_id)
     return CocoGroundTruth(
         image_ids=image_ids,
         category_ids=category_ids,
@@ -320,136 +409,6 @@ def load_coco_ground_truth(source: Any) -> CocoGroundTruth:
         area=area,
         iscrowd=iscrowd,
         difficult=difficult,
+        iou_type=iou_type,
+        **extra,
     )
-
-
-def _detections_from_array(arr: NDArray[Any]) -> tuple[Any, Any, Any, Any]:
-    if arr.ndim != 2 or arr.shape[1] != 7:
-        raise ValueError(
-            "detections as an array must have shape (N, 7) with rows "
-            f"(image_id, x, y, w, h, score, category_id); got shape {arr.shape}"
-        )
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"detections must be a numeric array; got dtype {arr.dtype}")
-    ids = []
-    for col, key in ((0, "image_id"), (6, "category_id")):
-        column = arr[:, col]
-        if column.dtype.kind == "f":
-            # pycocotools' loadNumpyAnnotations truncates the ids with int(); NaN, inf and
-            # values beyond int64 have no integer to truncate to
-            bad = ~np.isfinite(column) | (column <= -(2.0**63) - 1) | (column >= 2.0**63)
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise ValueError(
-                    f"detections[{i}] {key} (column {col} of the (N, 7) array) must be a finite "
-                    f"id in the int64 range; got {column[i].item()!r}"
-                )
-        elif column.dtype.kind == "u" and column.size and column.max() > _INT64_MAX:
-            i = int(np.argmax(column))
-            raise ValueError(
-                f"detections[{i}] {key} (column {col} of the (N, 7) array) must be in the int64 "
-                f"range; got {column[i].item()!r}"
-            )
-        ids.append(column.astype(np.int64))
-    return ids[0], ids[1], arr[:, 1:5], arr[:, 5]
-
-
-def _dict_column(source: Mapping[str, Any], key: str, n: int | None) -> NDArray[Any]:
-    """``source[key]`` as an array of ``n`` entries (any ``n`` when None), naming the key."""
-    value = source[key]
-    try:
-        arr = np.asarray(value)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"detections[{key!r}] must be an array with one entry per detection; got "
-            f"{type(value).__name__} "
-            f"({'ragged: rows of different lengths' if 'inhomogeneous' in str(exc) else exc})"
-        ) from None
-    if arr.ndim == 0:
-        raise TypeError(
-            f"detections[{key!r}] must be an array with one entry per detection; got "
-            f"{type(value).__name__} {value!r}"[:200]
-        )
-    if n is not None and len(arr) != n:
-        raise ValueError(f"detections[{key!r}] must have {n} entries (as 'score'); got {len(arr)}")
-    return arr
-
-
-def load_detections(source: Any, gt: CocoGroundTruth | None = None) -> Detections:
-    """Read and validate detections; with ``gt``, check that their image and category ids exist.
-
-    Parameters
-    ----------
-    source : list of dict, str, os.PathLike, ndarray, dict of arrays or Detections
-        See the module docstring for the accepted layouts.
-    gt : CocoGroundTruth, optional
-        When given, every detection's ``image_id`` must be an image of ``gt`` and its
-        ``category_id`` one of its categories.
-
-    Raises
-    ------
-    ValueError
-        Missing keys, boxes that are not four finite numbers or have negative width or height,
-        non-finite scores, unknown image or category ids; the message names the entry.
-    """
-    where = "detections"
-    if isinstance(source, Detections):
-        dets = source
-    else:
-        if isinstance(source, str | os.PathLike):
-            source = _read_json(source, "detections")
-        if isinstance(source, np.ndarray):
-            img, cat, box, score = _detections_from_array(source)
-            bbox = _boxes(np.asarray(box, dtype=np.float64), where)
-            scores = np.asarray(score, dtype=np.float64)
-            if not np.isfinite(scores).all():
-                i = int(np.flatnonzero(~np.isfinite(scores))[0])
-                raise ValueError(f"detections[{i}] score must be finite; got {scores[i]}")
-            dets = Detections(img, cat, bbox, scores)
-        elif isinstance(source, Mapping):
-            missing = [k for k in ("image_id", "category_id", "bbox", "score") if k not in source]
-            if missing:
-                raise ValueError(
-                    f"detections as a dict of arrays needs the keys image_id, category_id, bbox, "
-                    f"score; missing {missing}"
-                )
-            score_col = _dict_column(source, "score", None)
-            n = len(score_col)
-            img_col = _dict_column(source, "image_id", n)
-            cat_col = _dict_column(source, "category_id", n)
-            box_col = _dict_column(source, "bbox", n)
-            if box_col.dtype.kind in "iuf" and box_col.ndim == 2:
-                box_col = box_col.astype(np.float64, copy=False)
-                if box_col.shape[1] != 4:
-                    raise ValueError(
-                        f"detections['bbox'] must have shape ({n}, 4); got {box_col.shape}"
-                    )
-            elif box_col.dtype.kind == "O" or box_col.ndim == 2:  # names the first bad box
-                box_col = _boxes(list(box_col), where)
-            else:
-                raise TypeError(
-                    f"detections['bbox'] must be an (N, 4) numeric array; got shape "
-                    f"{box_col.shape} and dtype {box_col.dtype}"
-                )
-            dets = Detections(
-                _ids(img_col.tolist(), where, "image_id"),
-                _ids(cat_col.tolist(), where, "category_id"),
-                _boxes(box_col, where),
-                _numbers(score_col.tolist(), where, "score"),
-            )
-        elif isinstance(source, list | tuple):
-            dets = Detections(
-                _ids(_column(source, "image_id", where), where, "image_id"),
-                _ids(_column(source, "category_id", where), where, "category_id"),
-                _boxes(_column(source, "bbox", where), where),
-                _numbers(_column(source, "score", where), where, "score"),
-            )
-        else:
-            raise TypeError(
-                "detections must be a COCO result list, a JSON file path, an (N, 7) array or a "
-                f"dict of arrays; got {type(source).__name__}"
-            )
-    if gt is not None:
-        _check_known(dets.image_id, gt.image_ids, where, "image_id", "images")
-        _check_known(dets.category_id, gt.category_ids, where, "category_id", "categories")
-    return dets

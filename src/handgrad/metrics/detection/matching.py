@@ -26,6 +26,7 @@ Bounding-box IoU follows pycocotools' ``bbIou`` operation by operation (boxes ar
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -130,49 +131,71 @@ def greedy_match(
     col_of_pair = r_slot - gstart[gq[r_slot]]  # (P',) column within its group
     padded = 1 << np.ceil(np.log2(sizes)).astype(np.int64)  # (Qc,) power of two
     n_buckets = len(np.unique(padded))
+    out = (matched, matched_ign, matched_nz)
     for done, gp in enumerate(np.unique(padded)):
         if progress is not None:
             progress("matching", done / n_buckets)
         sel = np.flatnonzero(padded == gp)  # groups in this bucket
         sel = sel[np.argsort(-counts[sel], kind="stable")]  # most candidates first
-        nb, gp = len(sel), int(gp)
-        col = np.arange(gp)  # (Gp,)
-        real = col[None, :] < sizes[sel][:, None]  # (B, Gp)
-        box = np.where(real, gstart[sel][:, None] + col[None, :], 0)  # (B, Gp) relevant slot
-        g_idx = rel_gt[box]  # (B, Gp) box index
-        ign = gt_ignore[:, g_idx].transpose(1, 0, 2) & real[:, None, :]  # (B, A, Gp)
-        ign_t = ign[:, :, None, :]  # (B, A, 1, Gp)
-        crowd = gt_crowd[g_idx] & real  # (B, Gp) a crowd box is never used up
-        nonzero = gt_id_nonzero[g_idx]  # (B, Gp)
-        taken = np.broadcast_to(~real[:, None, None, :], (nb, A, T, gp)).copy()  # padding: taken
-        # IoU rows of this bucket's candidates, -1 where a box is padding
-        b_cand = np.concatenate([first[q] + np.arange(counts[q]) for q in sel])  # (Cb,)
-        row_of = np.full(C, -1, dtype=np.int64)
-        row_of[b_cand] = np.arange(b_cand.size)
-        rows = np.full((b_cand.size, gp), -1.0)  # (Cb, Gp)
-        mine = row_of[r_cand] >= 0
-        rows[row_of[r_cand[mine]], col_of_pair[mine]] = r_iou[mine]
-        offset = np.cumsum(counts[sel]) - counts[sel]  # (B,) first row of each group
-        n_cand = counts[sel]  # (B,) descending
-        for j in range(int(n_cand[0])):
-            n = int(np.count_nonzero(n_cand > j))  # groups with more than j candidates
-            row = rows[offset[:n] + j]  # (n, Gp) IoU of each group's j-th candidate
-            above = row[:, None, :] >= thr[None, :, None]  # (n, T, Gp)
-            elig = above[:, None, :, :] & ~taken[:n]  # (n, A, T, Gp)
-            regular = elig & ~ign_t[:n]
-            has_regular = np.any(regular, axis=-1)  # (n, A, T)
-            choose = np.where(has_regular[..., None], regular, elig & ign_t[:n])
-            vals = np.where(choose, row[:, None, None, :], -1.0)  # (n, A, T, Gp)
-            m = gp - 1 - np.argmax(vals[..., ::-1], axis=-1)  # (n, A, T) last best box
-            got = has_regular | choose.any(axis=-1)  # (n, A, T)
-            b_i, a_i, t_i = np.nonzero(got)
-            m_i = m[b_i, a_i, t_i]
-            keep = ~crowd[b_i, m_i]
-            taken[b_i[keep], a_i[keep], t_i[keep], m_i[keep]] = True
-            ci = first[sel[b_i]] + j  # candidate index
-            matched[a_i, t_i, ci] = True
-            matched_ign[a_i, t_i, ci] = ign[b_i, a_i, m_i]
-            matched_nz[a_i, t_i, ci] = nonzero[b_i, m_i]
+        boxes = (rel_gt, gstart, sizes, gt_ignore, gt_crowd, gt_id_nonzero)
+        pairs = (r_cand, col_of_pair, r_iou)
+        _match_bucket(sel, int(gp), first, counts, boxes, pairs, thr, out)
     if progress is not None:
         progress("matching", 1.0)
     return cand, matched, matched_ign, matched_nz
+
+
+def _match_bucket(
+    sel: NDArray[np.int64],
+    gp: int,
+    first: NDArray[np.int64],
+    counts: NDArray[np.int64],
+    boxes: tuple[NDArray[Any], ...],
+    pairs: tuple[NDArray[Any], ...],
+    thr: NDArray[np.float64],
+    out: tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]],
+) -> None:
+    """Match the groups ``sel`` (Gp = ``gp`` relevant-box columns each, padded), candidate by
+    candidate, writing ``out`` = (matched, matched_ignored, matched_id_nonzero) (A, T, C)."""
+    rel_gt, gstart, sizes, gt_ignore, gt_crowd, gt_id_nonzero = boxes
+    r_cand, col_of_pair, r_iou = pairs
+    matched, matched_ign, matched_nz = out
+    A, T, C = matched.shape
+    nb = len(sel)
+    col = np.arange(gp)  # (Gp,)
+    real = col[None, :] < sizes[sel][:, None]  # (B, Gp)
+    box = np.where(real, gstart[sel][:, None] + col[None, :], 0)  # (B, Gp) relevant slot
+    g_idx = rel_gt[box]  # (B, Gp) box index
+    ign = gt_ignore[:, g_idx].transpose(1, 0, 2) & real[:, None, :]  # (B, A, Gp)
+    ign_t = ign[:, :, None, :]  # (B, A, 1, Gp)
+    crowd = gt_crowd[g_idx] & real  # (B, Gp) a crowd box is never used up
+    nonzero = gt_id_nonzero[g_idx]  # (B, Gp)
+    taken = np.broadcast_to(~real[:, None, None, :], (nb, A, T, gp)).copy()  # padding: taken
+    # IoU rows of this bucket's candidates, -1 where a box is padding
+    b_cand = np.concatenate([first[q] + np.arange(counts[q]) for q in sel])  # (Cb,)
+    row_of = np.full(C, -1, dtype=np.int64)
+    row_of[b_cand] = np.arange(b_cand.size)
+    rows = np.full((b_cand.size, gp), -1.0)  # (Cb, Gp)
+    mine = row_of[r_cand] >= 0
+    rows[row_of[r_cand[mine]], col_of_pair[mine]] = r_iou[mine]
+    offset = np.cumsum(counts[sel]) - counts[sel]  # (B,) first row of each group
+    n_cand = counts[sel]  # (B,) descending
+    for j in range(int(n_cand[0])):
+        n = int(np.count_nonzero(n_cand > j))  # groups with more than j candidates
+        row = rows[offset[:n] + j]  # (n, Gp) IoU of each group's j-th candidate
+        above = row[:, None, :] >= thr[None, :, None]  # (n, T, Gp)
+        elig = above[:, None, :, :] & ~taken[:n]  # (n, A, T, Gp)
+        regular = elig & ~ign_t[:n]
+        has_regular = np.any(regular, axis=-1)  # (n, A, T)
+        choose = np.where(has_regular[..., None], regular, elig & ign_t[:n])
+        vals = np.where(choose, row[:, None, None, :], -1.0)  # (n, A, T, Gp)
+        m = gp - 1 - np.argmax(vals[..., ::-1], axis=-1)  # (n, A, T) last best box
+        got = has_regular | choose.any(axis=-1)  # (n, A, T)
+        b_i, a_i, t_i = np.nonzero(got)
+        m_i = m[b_i, a_i, t_i]
+        keep = ~crowd[b_i, m_i]
+        taken[b_i[keep], a_i[keep], t_i[keep], m_i[keep]] = True
+        ci = first[sel[b_i]] + j  # candidate index
+        matched[a_i, t_i, ci] = True
+        matched_ign[a_i, t_i, ci] = ign[b_i, a_i, m_i]
+        matched_nz[a_i, t_i, ci] = nonzero[b_i, m_i]

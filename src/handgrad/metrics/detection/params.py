@@ -10,7 +10,13 @@ handgrad           pycocotools                 default
 ``area_rng_lbl``   ``areaRngLbl``              ``["all", "small", "medium", "large"]``
 ``img_ids``        ``imgIds``                  every image of the ground truth (sorted, unique)
 ``cat_ids``        ``catIds``                  every category of the ground truth (sorted, unique)
+``sigmas``         ``kpt_oks_sigmas``          COCO's 17 person sigmas (keypoints only)
 =================  ==========================  =====================================================
+
+With ``iou_type="keypoints"`` the defaults are pycocotools' keypoint ones: ``max_dets = [20]`` and
+``area_rng`` all / medium / large (``[[0, 1e10], [32**2, 96**2], [96**2, 1e10]]``). ``sigmas``
+is one sequence of per-keypoint sigmas for every category, or a dict ``{category_id: sigmas}``
+(categories it leaves out get COCO's person sigmas).
 
 The summary looks thresholds up by exact equality (``iouThr == iouThrs``), so a user grid built with
 ``np.arange(0.5, 0.96, 0.05)`` (whose 0.75 is 0.7500000000000001) silently loses AP75; a grid with a
@@ -21,14 +27,15 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from handgrad._checks import as_array, as_int_array
-from handgrad.metrics.detection.inputs import DetectionEvalWarning
+from handgrad.metrics.detection.inputs import DetectionEvalWarning, check_iou_type
+from handgrad.metrics.detection.keypoints import COCO_PERSON_SIGMAS
 
 __all__ = ["CocoParams", "make_params"]
 
@@ -36,6 +43,8 @@ DEFAULT_IOU_THRS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1
 DEFAULT_REC_THRS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
 DEFAULT_AREA_RNG = ((0.0**2, 1e5**2), (0.0**2, 32.0**2), (32.0**2, 96.0**2), (96.0**2, 1e5**2))
 DEFAULT_AREA_LBL = ("all", "small", "medium", "large")
+KEYPOINT_AREA_RNG = ((0.0**2, 1e5**2), (32.0**2, 96.0**2), (96.0**2, 1e5**2))
+KEYPOINT_AREA_LBL = ("all", "medium", "large")
 
 
 @dataclass(frozen=True)
@@ -43,7 +52,8 @@ class CocoParams:
     """Validated evaluation parameters (see the module docstring for their meaning).
 
     ``img_ids`` and ``cat_ids`` are sorted and unique (pycocotools' ``np.unique``); ``max_dets`` is
-    sorted.
+    sorted. ``iou_type`` is "bbox", "segm" or "keypoints"; ``sigmas`` holds, for keypoints, the
+    per-keypoint sigmas of each category of ``cat_ids`` (empty otherwise).
     """
 
     iou_thrs: NDArray[np.float64]  # (T,)
@@ -53,6 +63,8 @@ class CocoParams:
     area_rng_lbl: tuple[str, ...]  # (A,)
     img_ids: NDArray[np.int64]  # (I,)
     cat_ids: NDArray[np.int64]  # (K,)
+    iou_type: str = "bbox"
+    sigmas: tuple[NDArray[np.float64], ...] = ()  # (K,) of (n_keypoints,) for keypoints
 
     def same_grid(self, other: CocoParams) -> bool:
         """True when everything but ``img_ids`` agrees (what merging states requires)."""
@@ -63,6 +75,9 @@ class CocoParams:
             and np.array_equal(self.area_rng, other.area_rng)
             and self.area_rng_lbl == other.area_rng_lbl
             and np.array_equal(self.cat_ids, other.cat_ids)
+            and self.iou_type == other.iou_type
+            and len(self.sigmas) == len(other.sigmas)
+            and all(np.array_equal(a, b) for a, b in zip(self.sigmas, other.sigmas, strict=True))
         )
 
 
@@ -130,13 +145,39 @@ PYCOCOTOOLS_NAMES = {
     "areaRngLbl": "area_rng_lbl",
     "imgIds": "img_ids",
     "catIds": "cat_ids",
+    "kpt_oks_sigmas": "sigmas",
 }
-PARAM_NAMES = tuple(PYCOCOTOOLS_NAMES.values())
+PARAM_NAMES = tuple(PYCOCOTOOLS_NAMES.values())  # (sigmas: keypoints only)
+
+
+def _sigma_vector(value: Any, name: str) -> NDArray[np.float64]:
+    arr = _real_array(value, name, "a sequence of positive numbers")
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D sequence; got shape {arr.shape}")
+    if not (np.isfinite(arr).all() and (arr > 0).all()):
+        raise ValueError(f"{name} must be finite and positive; got {arr.tolist()}")
+    return arr
+
+
+def _sigmas(value: Any, cat_ids: NDArray[np.int64]) -> tuple[NDArray[np.float64], ...]:
+    """Per-category sigmas aligned with ``cat_ids`` (see the module docstring)."""
+    if value is None:
+        return tuple(COCO_PERSON_SIGMAS.copy() for _ in cat_ids)
+    if isinstance(value, dict):
+        table = {}
+        for key, v in value.items():
+            if isinstance(key, bool) or not isinstance(key, int | np.integer):
+                raise ValueError(f"sigmas keys must be category ids; got {key!r}")
+            table[int(key)] = _sigma_vector(v, f"sigmas[{key!r}]")
+        return tuple(table.get(int(c), COCO_PERSON_SIGMAS.copy()) for c in cat_ids)
+    shared = _sigma_vector(value, "sigmas")
+    return tuple(shared for _ in cat_ids)
 
 
 def make_params(
     image_ids: NDArray[np.int64],
     category_ids: NDArray[np.int64],
+    iou_type: str = "bbox",
     **overrides: Any,
 ) -> CocoParams:
     """Validated parameters with pycocotools' camelCase names accepted too (``iouThrs`` ...).
@@ -156,7 +197,19 @@ def make_params(
         if name in named:
             raise ValueError(f"evaluation parameter {name!r} given twice (as {key!r} too)")
         named[name] = value
-    return _validated_params(image_ids, category_ids, **named)
+    check_iou_type(iou_type)
+    sigmas = named.pop("sigmas", None)
+    if iou_type != "keypoints" and sigmas is not None:
+        raise ValueError(f"sigmas apply to iou_type='keypoints' only; got iou_type={iou_type!r}")
+    default_lbl: tuple[str, ...] = DEFAULT_AREA_LBL
+    if iou_type == "keypoints":
+        named.setdefault("max_dets", [20])
+        named.setdefault("area_rng", KEYPOINT_AREA_RNG)
+        default_lbl = KEYPOINT_AREA_LBL
+    p = _validated_params(image_ids, category_ids, default_lbl=default_lbl, **named)
+    if iou_type == "keypoints":
+        return replace(p, iou_type=iou_type, sigmas=_sigmas(sigmas, p.cat_ids))
+    return replace(p, iou_type=iou_type)
 
 
 def _validated_params(
@@ -170,6 +223,7 @@ def _validated_params(
     area_rng_lbl: Sequence[str] | None = None,
     img_ids: Any = None,
     cat_ids: Any = None,
+    default_lbl: tuple[str, ...] = DEFAULT_AREA_LBL,
 ) -> CocoParams:
     """Validate user overrides and fill in pycocotools' defaults.
 
@@ -201,12 +255,12 @@ def _validated_params(
     else:
         rng = _real_array(area_rng, "area_rng", "a list of (min, max) pairs of numbers")
         if area_rng_lbl is None:
-            if len(rng) != len(DEFAULT_AREA_LBL):
+            if len(rng) != len(default_lbl):
                 raise ValueError(
-                    f"area_rng_lbl is required when area_rng does not hold four ranges; "
-                    f"got {len(rng)} range(s)"
+                    f"area_rng_lbl is required when area_rng does not hold {len(default_lbl)} "
+                    f"ranges; got {len(rng)} range(s)"
                 )
-            labels = DEFAULT_AREA_LBL
+            labels = default_lbl
         else:
             labels = tuple(area_rng_lbl)
     if rng.ndim != 2 or rng.shape[1] != 2 or rng.shape[0] == 0:

@@ -4,8 +4,13 @@ After matching, everything that pycocotools' ``accumulate`` needs is, per detect
 score, image, rank within its (image, category) and whether it is a true positive, a false
 positive or ignored at each (area range, IoU threshold); and per (category, area range) the number of
 ground-truth boxes that are not ignored. Both are additive over images, so states of disjoint image
-sets merge by concatenation and summation, and ``merge_states(parts).accumulate()`` is exactly the
+sets merge by concatenation and summation, and ``accumulate(merge_states(parts))`` is exactly the
 single-pass result: a big evaluation can be split across processes or cluster workers.
+
+The same matching serves every ``iou_type``; only the similarity of a (detection, ground truth)
+pair changes: box IoU (:func:`~.matching.pair_ious`), mask IoU (crowd regions: intersection over
+the detection's area) or OKS (:mod:`~.keypoints`), and, for keypoints, objects with
+``num_keypoints == 0`` are ignored like crowd regions.
 
 Selection follows pycocotools, quirks included: detections and boxes outside ``img_ids`` /
 ``cat_ids`` are dropped; per (image, category) only the ``max(max_dets)`` best-scored detections
@@ -18,17 +23,15 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
-from handgrad.metrics.detection.inputs import CocoGroundTruth, DetectionEvalWarning, Detections
-from handgrad.metrics.detection.matching import greedy_match, pair_ious
+from handgrad.metrics.detection.detections import Detections
+from handgrad.metrics.detection.inputs import CocoGroundTruth, DetectionEvalWarning
+from handgrad.metrics.detection.matching import greedy_match
 from handgrad.metrics.detection.params import CocoParams
-
-if TYPE_CHECKING:
-    from handgrad.metrics.detection.coco import CocoEvaluation
+from handgrad.metrics.detection.similarity import PairScorer, pair_scorer
 
 __all__ = ["CocoEvalState", "build_state", "merge_states"]
 
@@ -75,12 +78,6 @@ class CocoEvalState:
     def merge(self, other: CocoEvalState) -> CocoEvalState:
         """The state of both image sets together; they must be disjoint and share parameters."""
         return merge_states([self, other])
-
-    def accumulate(self) -> CocoEvaluation:
-        """Precision, recall and scores arrays and the summary (pycocotools' ``accumulate``)."""
-        from handgrad.metrics.detection.coco import CocoEvaluation
-
-        return CocoEvaluation.from_state(self)
 
 
 def merge_states(states: Sequence[CocoEvalState]) -> CocoEvalState:
@@ -168,11 +165,9 @@ PAIR_CHUNK = 1 << 20  # (detection, box) pairs per chunk: bounds the memory of t
 
 
 def _candidate_pairs(
-    d_box: NDArray[np.float64],
     d_gstart: NDArray[np.int64],
     per_det: NDArray[np.int64],
-    g_box: NDArray[np.float64],
-    g_crowd: NDArray[np.bool_],
+    score: PairScorer,
     min_thr: float,
 ) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]:
     """The (detection, box of its group) pairs with IoU >= min(min_thr, 1 - 1e-10): the only
@@ -191,7 +186,7 @@ def _candidate_pairs(
         pair_det = np.repeat(np.arange(lo, hi), counts)  # (P,)
         pair_first = np.repeat(np.cumsum(counts) - counts, counts)  # (P,) first pair of its det
         pair_gt = d_gstart[pair_det] + np.arange(pair_det.size) - pair_first  # (P,)
-        iou = pair_ious(d_box[pair_det], g_box[pair_gt], g_crowd[pair_gt])  # (P,)
+        iou = score(pair_det, pair_gt)  # (P,)
         keep = iou >= thr
         ious.append(iou[keep])
         dets.append(pair_det[keep])
@@ -222,7 +217,12 @@ def build_state(
     g_group = g_img * K + g_cat  # (G,) sorted
     g_crowd = gt.iscrowd[g]  # (G,)
     g_area = gt.area[g]
-    g_ignore = g_crowd[None, :] | (g_area[None, :] < lo[:, None]) | (g_area[None, :] > hi[:, None])
+    g_skip = (
+        g_crowd
+        if gt.no_keypoints is None or p.iou_type != "keypoints"
+        else (g_crowd | gt.no_keypoints[g])
+    )  # (G,) pycocotools' gt["ignore"]
+    g_ignore = g_skip[None, :] | (g_area[None, :] < lo[:, None]) | (g_area[None, :] > hi[:, None])
     n_positives = np.zeros((K, A), dtype=np.int64)
     for a in range(A):
         n_positives[:, a] = np.bincount(g_cat[~g_ignore[a]], minlength=K)
@@ -254,17 +254,15 @@ def build_state(
     rank = np.arange(keep.size) - np.repeat(starts, np.diff(np.r_[starts, keep.size]))
     top = rank < max_det
     keep, d_group, rank = keep[top], d_group[top], rank[top]
-    d_box = dets.bbox[keep]  # (N, 4)
-    d_area = d_box[:, 2] * d_box[:, 3]  # (N,) pycocotools: bb[2] * bb[3]
+    d_area = dets.range_area()[keep]  # (N,) pycocotools' d["area"]
     if progress is not None:
         progress("matching", 0.0)
 
     # (detection, box) pairs of the same group
     d_gstart = np.searchsorted(g_group, d_group, side="left")  # (N,) first box of the group
     per_det = np.searchsorted(g_group, d_group, side="right") - d_gstart  # (N,) boxes in it
-    iou, pair_det, pair_gt = _candidate_pairs(
-        d_box, d_gstart, per_det, gt.bbox[g], g_crowd, float(np.min(p.iou_thrs))
-    )
+    score = pair_scorer(gt, g, dets, keep, p)
+    iou, pair_det, pair_gt = _candidate_pairs(d_gstart, per_det, score, float(np.min(p.iou_thrs)))
 
     cand, matched, m_ign, m_nz = greedy_match(
         iou,

@@ -39,7 +39,8 @@ from handgrad._checks import (
     check_real,
     check_same_shape,
 )
-from handgrad.metrics.detection.inputs import load_coco_ground_truth, load_detections
+from handgrad.metrics.detection.detections import load_detections
+from handgrad.metrics.detection.inputs import load_coco_ground_truth
 
 __all__ = ["VocEvaluation", "voc_ap", "voc_evaluate"]
 
@@ -174,6 +175,52 @@ def _xyxy(bbox: NDArray[np.float64], box_format: str) -> NDArray[np.float64]:
     return np.concatenate([bbox[:, :2], bbox[:, :2] + bbox[:, 2:]], axis=1)
 
 
+def _voc_flags(
+    g_box: NDArray[np.float64],
+    g_img: NDArray[np.int64],
+    difficult: NDArray[np.bool_],
+    d_box: NDArray[np.float64],
+    d_img: NDArray[np.int64],
+    iou_threshold: float,
+    one: float,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """True- and false-positive flags (D,) of one category's detections (descending score)
+    against its boxes (grouped by image), as the devkit's loop sets them."""
+    D = d_box.shape[0]
+    # every (detection, box of its image) pair
+    lo = np.searchsorted(g_img, d_img, side="left")  # (D,)
+    n = np.searchsorted(g_img, d_img, side="right") - lo
+    pair_d = np.repeat(np.arange(D), n)  # (P,)
+    pair_g = lo[pair_d] + np.arange(pair_d.size) - np.repeat(np.cumsum(n) - n, n)
+    bb, gg = d_box[pair_d], g_box[pair_g]  # (P, 4)
+    iw = np.maximum(np.minimum(gg[:, 2], bb[:, 2]) - np.maximum(gg[:, 0], bb[:, 0]) + one, 0.0)
+    ih = np.maximum(np.minimum(gg[:, 3], bb[:, 3]) - np.maximum(gg[:, 1], bb[:, 1]) + one, 0.0)
+    inters = iw * ih
+    uni = (
+        (bb[:, 2] - bb[:, 0] + one) * (bb[:, 3] - bb[:, 1] + one)
+        + (gg[:, 2] - gg[:, 0] + one) * (gg[:, 3] - gg[:, 1] + one)
+        - inters
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        overlaps = np.where(uni > 0, inters / np.where(uni > 0, uni, 1.0), 0.0)  # (P,)
+    # best box per detection, the first one on ties (np.argmax)
+    ovmax = np.full(D, -np.inf)
+    np.maximum.at(ovmax, pair_d, overlaps)
+    is_max = np.flatnonzero(overlaps == ovmax[pair_d])  # pairs holding their det's max
+    first_pair = np.full(D, pair_d.size, dtype=np.int64)
+    np.minimum.at(first_pair, pair_d[is_max], is_max)
+    over = ovmax > iou_threshold  # (D,)
+    jmax = np.where(over, np.append(pair_g, -1)[first_pair], -1)  # (D,) best box
+    ignored = over & np.append(difficult, False)[jmax]  # jmax = -1: the appended False
+    claim = over & ~ignored  # detections that claim their best box, in score order
+    c = np.flatnonzero(claim)
+    _, first_claim = np.unique(jmax[c], return_index=True)
+    tp = np.zeros(D)
+    tp[c[first_claim]] = 1.0
+    fp = np.where(ignored, 0.0, 1.0 - tp)
+    return tp, fp
+
+
 def voc_evaluate(
     ground_truth: Any,
     detections: Any,
@@ -226,43 +273,13 @@ def voc_evaluate(
     for k, cat in enumerate(cats):
         g = np.flatnonzero(gt.ann_category_id == cat)  # (Gk,) file order
         g = g[np.argsort(gt.ann_image_id[g], kind="stable")]  # grouped by image
-        g_img = gt.ann_image_id[g]
-        difficult = gt.difficult[g]
-        npos[k] = int(np.count_nonzero(~difficult))
+        npos[k] = int(np.count_nonzero(~gt.difficult[g]))
         d = np.flatnonzero(dets.category_id == cat)
         d = d[np.argsort(-dets.score[d], kind="stable")]  # (Dk,) descending score
-        D = d.size
-        # every (detection, box of its image) pair
-        lo = np.searchsorted(g_img, dets.image_id[d], side="left")  # (Dk,)
-        n = np.searchsorted(g_img, dets.image_id[d], side="right") - lo
-        pair_d = np.repeat(np.arange(D), n)  # (P,)
-        pair_g = lo[pair_d] + np.arange(pair_d.size) - np.repeat(np.cumsum(n) - n, n)
-        bb, gg = d_box[d][pair_d], g_box[g][pair_g]  # (P, 4)
-        iw = np.maximum(np.minimum(gg[:, 2], bb[:, 2]) - np.maximum(gg[:, 0], bb[:, 0]) + one, 0.0)
-        ih = np.maximum(np.minimum(gg[:, 3], bb[:, 3]) - np.maximum(gg[:, 1], bb[:, 1]) + one, 0.0)
-        inters = iw * ih
-        uni = (
-            (bb[:, 2] - bb[:, 0] + one) * (bb[:, 3] - bb[:, 1] + one)
-            + (gg[:, 2] - gg[:, 0] + one) * (gg[:, 3] - gg[:, 1] + one)
-            - inters
-        )
-        with np.errstate(divide="ignore", invalid="ignore"):
-            overlaps = np.where(uni > 0, inters / np.where(uni > 0, uni, 1.0), 0.0)  # (P,)
-        # best box per detection, the first one on ties (np.argmax)
-        ovmax = np.full(D, -np.inf)
-        np.maximum.at(ovmax, pair_d, overlaps)
-        is_max = np.flatnonzero(overlaps == ovmax[pair_d])  # pairs holding their det's max
-        first_pair = np.full(D, pair_d.size, dtype=np.int64)
-        np.minimum.at(first_pair, pair_d[is_max], is_max)
-        over = ovmax > iou_threshold  # (Dk,)
-        jmax = np.where(over, np.append(pair_g, -1)[first_pair], -1)  # (Dk,) best box
-        ignored = over & np.append(difficult, False)[jmax]  # jmax = -1: the appended False
-        claim = over & ~ignored  # detections that claim their best box, in score order
-        c = np.flatnonzero(claim)
-        _, first_claim = np.unique(jmax[c], return_index=True)
-        tp = np.zeros(D)
-        tp[c[first_claim]] = 1.0
-        fp = np.where(ignored, 0.0, 1.0 - tp)
+        tp, fp = _voc_flags(
+            g_box[g], gt.ann_image_id[g], gt.difficult[g], d_box[d], dets.image_id[d],
+            iou_threshold, one,
+        )  # fmt: skip
         tp_cum, fp_cum = np.cumsum(tp), np.cumsum(fp)
         with np.errstate(divide="ignore", invalid="ignore"):
             rec = tp_cum / float(npos[k])
