@@ -19,24 +19,22 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
-from rich.text import Text
 
 from handgrad._files import atomic_write, write_atomic
 from handgrad.cli._common import (
-    EXIT_USAGE,
     check_distinct_outputs,
     check_figure_path,
     check_output_path,
+    fail,
     library_errors,
     progress,
     read_input,
-    stderr_console,
 )
 
 __all__ = ["eval_app"]
@@ -59,12 +57,6 @@ def _fmt(x: float | None) -> str:
 
 def _num(x: float) -> float | None:
     return None if math.isnan(x) else float(x)
-
-
-def _fail_plain(message: str) -> NoReturn:
-    """``error: message`` on stderr, exit code 2, the message shown as written (no markup)."""
-    stderr_console().print(Text.assemble(("error:", "red"), " ", message), soft_wrap=True)
-    raise typer.Exit(code=EXIT_USAGE)
 
 
 def _load(bar: Progress, gt_path: Path, det_path: Path, iou_type: str = "bbox") -> tuple[Any, Any]:
@@ -202,7 +194,7 @@ def coco(
         if not dask_timeout > 0:
             raise ValueError(f"--dask-timeout must be a positive number; got {dask_timeout}")
         if dask_scheduler is not None and not dask_available():
-            _fail_plain(f"--dask-scheduler needs Dask: {DASK_INSTALL}")
+            fail(f"--dask-scheduler needs Dask: {DASK_INSTALL}")
         if dask_scheduler is None:
             names, result = _evaluate_here(ground_truth, detections, iou_type)
         else:
