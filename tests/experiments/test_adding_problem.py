@@ -4,7 +4,6 @@ reduced quick run that shows the effect."""
 
 from __future__ import annotations
 
-import copy
 from collections import deque
 
 import numpy as np
@@ -23,28 +22,7 @@ from handgrad.experiments.adding_problem import (
     run_unit,
     units,
 )
-
-
-class MemoryCheckpoint:
-    """The runner's checkpoint, in memory: ``save`` keeps a deep copy, ``load`` returns one."""
-
-    def __init__(self, every):
-        self.every = every
-        self.state = None
-
-    def load(self):
-        return copy.deepcopy(self.state)
-
-    def save(self, state):
-        self.state = copy.deepcopy(state)
-
-
-class Killed(Exception):
-    pass
-
-
-def _no_progress(done, total):
-    return None
+from unit_checkpoints import Killed, MemoryCheckpoint, no_progress
 
 
 @pytest.fixture
@@ -206,7 +184,7 @@ def test_a_unit_killed_and_resumed_ends_with_the_same_rows(model, tmp_path, one_
 
     cfg = AddingConfig(**TINY)
     unit = {"model": model, "run": 1}
-    straight = run_unit(cfg, unit, FileCheckpoint(tmp_path / "straight.npz", 7), _no_progress)
+    straight = run_unit(cfg, unit, FileCheckpoint(tmp_path / "straight.npz", 7), no_progress)
     checkpoint = FileCheckpoint(tmp_path / "killed.npz", 7)  # the runner's: an .npz file
 
     def kill_at_17(done, total):
@@ -234,11 +212,11 @@ def test_units_and_bad_units():
     ]
     cp = MemoryCheckpoint(every=100)
     with pytest.raises(ValueError, match=r"unit\['model'\] must be one of 'lstm', 'rnn'"):
-        run_unit(cfg, {"model": "gru", "run": 0}, cp, _no_progress)
+        run_unit(cfg, {"model": "gru", "run": 0}, cp, no_progress)
     with pytest.raises(ValueError, match=r"unit\['run'\] must be below repeats = 2; got 2"):
-        run_unit(cfg, {"model": "lstm", "run": 2}, cp, _no_progress)
+        run_unit(cfg, {"model": "lstm", "run": 2}, cp, no_progress)
     with pytest.raises(ValueError, match="unit must be a dict with keys 'model' and 'run'"):
-        run_unit(cfg, {"model": "lstm"}, cp, _no_progress)
+        run_unit(cfg, {"model": "lstm"}, cp, no_progress)
 
 
 # -- the config -------------------------------------------------------------------------------
@@ -350,7 +328,7 @@ def test_quick_lstm_solves_a_short_problem_where_the_tanh_rnn_stays_at_the_const
     rnn_cfg = AddingConfig(**{**lstm_cfg.__dict__, "budget": 64_000})
     rows = {"results": [], "curves": []}
     for cfg, model in ((lstm_cfg, "lstm"), (rnn_cfg, "rnn")):
-        got = run_unit(cfg, {"model": model, "run": 0}, MemoryCheckpoint(10**9), _no_progress)
+        got = run_unit(cfg, {"model": model, "run": 0}, MemoryCheckpoint(10**9), no_progress)
         rows["results"] += got["results"]
         rows["curves"] += got["curves"]
     lstm, rnn = rows["results"]

@@ -24,7 +24,7 @@ from handgrad.experiments.box_regression import (
     target_boxes,
     units,
 )
-from handgrad.experiments.runner import load_state, save_state
+from unit_checkpoints import Killed, KillingFileCheckpoint
 
 S3, S2 = math.sqrt(3), math.sqrt(2)
 # The paper's code (test_1715k.m) spells the 7 shapes (w, h) of the targets out one by one:
@@ -430,30 +430,14 @@ def test_float32_is_not_enough_for_three_digits():
 
 
 # -- checkpoints ------------------------------------------------------------------------------
-class Killed(Exception):
-    pass
-
-
-class FileCheckpoint:
-    """Saves through the runner's checkpoint file format; ``kill_after`` saves, raises Killed."""
-
-    def __init__(self, path, every, kill_after=None):
-        self.path, self.every, self.kill_after, self.saved = path, every, kill_after, []
-
-    def load(self):
-        return load_state(self.path) if self.path.exists() else None
-
-    def save(self, state):
-        save_state(self.path, state)
-        self.saved.append(state["iteration"])
-        if self.kill_after is not None and len(self.saved) >= self.kill_after:
-            raise Killed
-
-
 def test_resume_after_kill_equals_an_uninterrupted_run(tmp_path):
     cfg = BoxRegressionConfig(points=3, iterations=40, block_points=2, pass_iterations=7)
-    whole = simulate(cfg, "ciou", checkpoint=FileCheckpoint(tmp_path / "a.npz", every=10))
-    cp = FileCheckpoint(tmp_path / "b.npz", every=10, kill_after=2)
+    whole = simulate(
+        cfg,
+        "ciou",
+        checkpoint=KillingFileCheckpoint(tmp_path / "a.npz", every=10, step_key="iteration"),
+    )
+    cp = KillingFileCheckpoint(tmp_path / "b.npz", every=10, kill_after=2, step_key="iteration")
     with pytest.raises(Killed):
         simulate(cfg, "ciou", checkpoint=cp)
     assert cp.saved == [10, 20]
@@ -461,7 +445,7 @@ def test_resume_after_kill_equals_an_uninterrupted_run(tmp_path):
     resumed = simulate(
         cfg,
         "ciou",
-        checkpoint=FileCheckpoint(tmp_path / "b.npz", every=10),
+        checkpoint=KillingFileCheckpoint(tmp_path / "b.npz", every=10, step_key="iteration"),
         progress=lambda d, t: calls.append((d, t)),
     )
     assert resumed == whole  # bit for bit

@@ -3,7 +3,6 @@ anchor, a resumed unit, the config's checks, the verdict, and a reduced quick ru
 
 from __future__ import annotations
 
-import copy
 import math
 
 import numpy as np
@@ -25,28 +24,7 @@ from handgrad.experiments.char_rnn import (
 )
 from handgrad.experiments.char_speed import MinCharRNN, tokens_per_second, trainer
 from handgrad.nn import LanguageModel
-
-
-class MemoryCheckpoint:
-    """The runner's checkpoint, in memory: ``save`` keeps a deep copy, ``load`` returns one."""
-
-    def __init__(self, every):
-        self.every = every
-        self.state = None
-
-    def load(self):
-        return copy.deepcopy(self.state)
-
-    def save(self, state):
-        self.state = copy.deepcopy(state)
-
-
-class Killed(Exception):
-    pass
-
-
-def _no_progress(done, total):
-    return None
+from unit_checkpoints import Killed, MemoryCheckpoint, no_progress
 
 
 @pytest.fixture
@@ -243,7 +221,7 @@ def test_a_unit_killed_and_resumed_ends_with_the_same_rows(
 
     cfg = _tiny(small_text)
     unit = {"kind": "train", "cell": cell, "run": 1}
-    straight = run_unit(cfg, unit, FileCheckpoint(tmp_path / "straight.npz", 1000), _no_progress)
+    straight = run_unit(cfg, unit, FileCheckpoint(tmp_path / "straight.npz", 1000), no_progress)
     checkpoint = FileCheckpoint(tmp_path / "killed.npz", 7)  # the runner's: an .npz file
 
     def kill_at_21(done, total):
@@ -273,19 +251,19 @@ def test_units_and_bad_units(small_text):
     ]
     cp = MemoryCheckpoint(every=100)
     with pytest.raises(ValueError, match=r"unit\['cell'\] must be one of 'lstm', 'rnn'"):
-        run_unit(cfg, {"kind": "train", "cell": "gru", "run": 0}, cp, _no_progress)
+        run_unit(cfg, {"kind": "train", "cell": "gru", "run": 0}, cp, no_progress)
     with pytest.raises(ValueError, match=r"unit\['run'\] must be below repeats = 2; got 5"):
-        run_unit(cfg, {"kind": "train", "cell": "rnn", "run": 5}, cp, _no_progress)
+        run_unit(cfg, {"kind": "train", "cell": "rnn", "run": 5}, cp, no_progress)
     with pytest.raises(ValueError, match="unit must be a dict with kind 'train' or 'speed'"):
-        run_unit(cfg, {"cell": "rnn"}, cp, _no_progress)
+        run_unit(cfg, {"cell": "rnn"}, cp, no_progress)
     bad_prefix = _tiny(small_text, sample_prefix="zq", steps=2, eval_every=2)
     with pytest.raises(ValueError, match=r"sample_prefix must use characters of the text; \['q'"):
-        run_unit(bad_prefix, {"kind": "train", "cell": "rnn", "run": 0}, cp, _no_progress)
+        run_unit(bad_prefix, {"kind": "train", "cell": "rnn", "run": 0}, cp, no_progress)
 
 
 def test_the_speed_unit_times_every_implementation(small_text, one_blas_thread):
     cfg = _tiny(small_text, speed_steps=5, cells=("rnn", "gru"))
-    rows = run_unit(cfg, {"kind": "speed"}, MemoryCheckpoint(10), _no_progress)
+    rows = run_unit(cfg, {"kind": "speed"}, MemoryCheckpoint(10), no_progress)
     assert rows["results"] == []
     got = {(r["implementation"], r["cell"]) for r in rows["speed"]}
     expected = {("handgrad", "rnn"), ("handgrad", "gru"), ("numpy", "rnn")}
@@ -370,7 +348,7 @@ def test_quick_held_out_loss_falls_below_the_unigram_entropy(one_blas_thread):
     cfg = CharRNNConfig(**{**EXPERIMENT.quick, "steps": 1000, "speed_steps": 0})
     rows: dict = {}
     for unit in units(cfg):
-        for name, table in run_unit(cfg, unit, MemoryCheckpoint(10**9), _no_progress).items():
+        for name, table in run_unit(cfg, unit, MemoryCheckpoint(10**9), no_progress).items():
             rows.setdefault(name, []).extend(table)
     unigram = rows["results"][0]["unigram_bpc"]
     assert 4.0 < unigram < 5.0  # Python source: about 4.5 bits per character

@@ -23,7 +23,7 @@ from handgrad.experiments.focal_vs_ce import (
     run_unit,
     units,
 )
-from handgrad.experiments.runner import load_state, save_state
+from unit_checkpoints import Killed, KillingFileCheckpoint
 
 # A reduced set: the smallest foreground fraction only, three seeds (about a second a unit).
 SMALL = dict(foreground_fractions=(0.001,), seeds=3)
@@ -243,38 +243,18 @@ def test_rows_carry_the_unit_and_every_step(small_units):
 
 
 # -- resume ---------------------------------------------------------------------------------
-class Killed(Exception):
-    pass
-
-
-class FileCheckpoint:
-    """Saves through the runner's checkpoint file format; after ``kill_after`` saves, Killed."""
-
-    def __init__(self, path, every, kill_after=None):
-        self.path, self.every, self.kill_after, self.saved = path, every, kill_after, []
-
-    def load(self):
-        return load_state(self.path) if self.path.exists() else None
-
-    def save(self, state):
-        save_state(self.path, state)
-        self.saved.append(state["step"])
-        if self.kill_after is not None and len(self.saved) >= self.kill_after:
-            raise Killed
-
-
 def test_resume_after_kill_equals_an_uninterrupted_run(tmp_path):
     cfg = FocalVsCEConfig(**{**SMALL, "steps": 25, "train_images": 8, "test_images": 4})
     unit = _unit(cfg, 1, loss="focal", gamma=1.0, alpha=0.25)
     calls = []
     with threadpool_limits(1):
-        whole = run_unit(cfg, unit, FileCheckpoint(tmp_path / "a.npz", 7), lambda d, t: None)
-        cp = FileCheckpoint(tmp_path / "b.npz", every=7, kill_after=2)
+        whole = run_unit(cfg, unit, KillingFileCheckpoint(tmp_path / "a.npz", 7), lambda d, t: None)
+        cp = KillingFileCheckpoint(tmp_path / "b.npz", every=7, kill_after=2)
         with pytest.raises(Killed):
             run_unit(cfg, unit, cp, lambda d, t: None)
         assert cp.saved == [7, 14]
         resumed = run_unit(
-            cfg, unit, FileCheckpoint(tmp_path / "b.npz", 7), lambda d, t: calls.append(d)
+            cfg, unit, KillingFileCheckpoint(tmp_path / "b.npz", 7), lambda d, t: calls.append(d)
         )
     assert resumed == whole  # bit for bit
     assert calls[0] == 14 and calls[-1] == 25
