@@ -238,10 +238,10 @@ def test_bad_options_are_one_line_errors_before_work(files, tmp_path, monkeypatc
 
 
 def test_dask_scheduler_without_dask_says_how_to_install(files, monkeypatch):
-    import handgrad.metrics.detection.distributed as dist
+    import handgrad._dask as dask_module
 
     _, _, gt_path, det_path = files
-    monkeypatch.setattr(dist, "dask_available", lambda: False)
+    monkeypatch.setattr(dask_module, "dask_available", lambda: False)
     args = ["eval", "coco", str(gt_path), str(det_path), "--dask-scheduler", "tcp://x:1"]
     result = runner.invoke(app, args)
     assert result.exit_code == 2

@@ -126,9 +126,9 @@ def test_a_dask_scheduler_that_does_not_answer(tmp_path):
 
 
 def test_without_dask_the_option_says_how_to_install_it(tmp_path, monkeypatch):
-    from handgrad.experiments import runner as runner_module
+    import handgrad._dask as dask_module
 
-    monkeypatch.setattr(runner_module, "dask_available", lambda: False)
+    monkeypatch.setattr(dask_module, "dask_available", lambda: False)
     args = ["experiment", "run", "repeated-words", "--out", str(tmp_path / "rw"), *TINY]
     result = runner.invoke(app, [*args, "--dask-scheduler", "tcp://127.0.0.1:8786"])
     assert result.exit_code == 2

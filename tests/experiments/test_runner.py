@@ -345,8 +345,8 @@ def test_a_scheduler_that_does_not_answer_is_a_clear_error_in_time(tmp_path):
 
 
 def test_without_dask_the_error_says_how_to_install_it(tmp_path, monkeypatch):
-    from handgrad.experiments import runner
+    import handgrad._dask as dask_module
 
-    monkeypatch.setattr(runner, "dask_available", lambda: False)
+    monkeypatch.setattr(dask_module, "dask_available", lambda: False)
     with pytest.raises(ValueError, match=r"needs Dask: pip install 'handgrad\[dask\]'"):
         run_experiment(WALK, WalkConfig(), tmp_path / "run", dask_scheduler="tcp://x:1")

@@ -11,7 +11,6 @@ import pytest
 from benchmarks.coco_synth import make_coco, make_coco_keypoints, make_coco_segm
 
 from handgrad.metrics import DetectionEvalWarning, coco_evaluation
-from handgrad.metrics.detection import distributed as dist
 from handgrad.metrics.detection.distributed import coco_evaluate_dask, dask_client
 
 distributed = pytest.importorskip("distributed")
@@ -88,6 +87,8 @@ def test_a_scheduler_that_does_not_answer_is_a_clear_error_in_time():
 
 
 def test_without_dask_the_error_says_how_to_install_it(monkeypatch):
-    monkeypatch.setattr(dist, "dask_available", lambda: False)
+    import handgrad._dask as dask_module
+
+    monkeypatch.setattr(dask_module, "dask_available", lambda: False)
     with pytest.raises(ValueError, match=r"needs Dask: pip install 'handgrad\[dask\]'"):
         dask_client("tcp://127.0.0.1:1")

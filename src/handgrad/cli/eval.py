@@ -180,7 +180,7 @@ def coco(
     ] = 10.0,
 ) -> None:
     """COCO evaluation (boxes, masks or keypoints); the numbers equal pycocotools' COCOeval."""
-    from handgrad.metrics.detection.distributed import DASK_INSTALL, dask_available
+    from handgrad._dask import DASK_INSTALL, dask_available
     from handgrad.metrics.detection.inputs import check_iou_type
 
     out = Console()

@@ -85,11 +85,10 @@ def run(
     ] = None,
 ) -> None:
     """Run one experiment and write its folder: config, tidy results, summary, figures."""
+    from handgrad._dask import DASK_INSTALL, dask_available
     from handgrad.experiments.config import resolve_config
     from handgrad.experiments.registry import get_experiment
     from handgrad.experiments.runner import (
-        DASK_INSTALL,
-        dask_available,
         default_out_dir,
         prepare_out_dir,
         run_experiment,

@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 
 from handgrad._checks import check_positive_int, check_real
+from handgrad._dask import DASK_INSTALL, dask_available, dask_client
 from handgrad._files import write_atomic
 from handgrad.experiments.base import Experiment, Progress, Rows, Verdict
 from handgrad.experiments.checkpoint_files import FileCheckpoint, load_state, save_state
@@ -77,7 +78,6 @@ __all__ = [
     "save_state",
 ]
 
-DASK_INSTALL = "pip install 'handgrad[dask]'"
 RunProgress = Callable[[float, int], None]
 
 
@@ -172,26 +172,6 @@ def prepare_out_dir(
 
 
 # -- where units run --------------------------------------------------------------------------
-def dask_available() -> bool:
-    """True when ``dask.distributed`` can be imported."""
-    import importlib.util
-
-    return importlib.util.find_spec("distributed") is not None
-
-
-def _dask_client(address: str, timeout: float) -> Any:
-    if not dask_available():
-        raise ValueError(f"dask_scheduler needs Dask: {DASK_INSTALL}")
-    from distributed import Client
-
-    try:
-        return Client(address, timeout=timeout, set_as_default=False)
-    except (OSError, TimeoutError) as exc:
-        raise ValueError(
-            f"no Dask scheduler answered at {address!r} within {timeout:g} s ({exc})"
-        ) from None
-
-
 def _joblib() -> Any:
     try:
         import joblib
@@ -407,7 +387,7 @@ def _connect(dask_scheduler: str | None, timeout: float) -> Any:
         return None
     if not isinstance(dask_scheduler, str) or not dask_scheduler.strip():
         raise ValueError(f"dask_scheduler must be an address; got {dask_scheduler!r}")
-    return _dask_client(dask_scheduler, timeout)
+    return dask_client(dask_scheduler, timeout)
 
 
 def _saved_results(checkpoint_dir: Path, units: list[dict[str, Any]]) -> dict[int, Rows]:

@@ -14,7 +14,6 @@ a scheduler by address with a timeout and a clear error.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import warnings
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from handgrad._dask import DASK_INSTALL, dask_available, dask_client
 from handgrad.metrics.detection.accumulate import accumulate
 from handgrad.metrics.detection.detections import (
     Detections,
@@ -42,33 +42,6 @@ from handgrad.metrics.detection.params import CocoParams, make_params
 from handgrad.metrics.detection.state import CocoEvalState, build_state, merge_states
 
 __all__ = ["DASK_INSTALL", "coco_evaluate_dask", "dask_available", "dask_client"]
-
-DASK_INSTALL = "pip install 'handgrad[dask]'"
-
-
-def dask_available() -> bool:
-    """True when ``dask.distributed`` can be imported."""
-    return importlib.util.find_spec("distributed") is not None
-
-
-def dask_client(address: str, timeout: float = 10.0) -> Any:
-    """A ``distributed.Client`` connected to the scheduler at ``address``.
-
-    Raises ``ValueError`` when Dask is not installed, or when no scheduler answers there within
-    ``timeout`` seconds (naming the address).
-    """
-    if not dask_available():
-        raise ValueError(f"dask_scheduler needs Dask: {DASK_INSTALL}")
-    if not isinstance(address, str) or not address.strip():
-        raise ValueError(f"dask_scheduler must be an address; got {address!r}")
-    from distributed import Client
-
-    try:
-        return Client(address, timeout=timeout, set_as_default=False)
-    except (OSError, TimeoutError) as exc:
-        raise ValueError(
-            f"no Dask scheduler answered at {address!r} within {timeout:g} s ({exc})"
-        ) from None
 
 
 def _shard_state(
