@@ -268,6 +268,44 @@ def test_degenerate_policy_values() -> None:
     assert np.all(np.isfinite(g))
 
 
+def test_ciou_angle_difference_is_the_two_angles_difference() -> None:
+    # The kernel takes theta_g - theta_p as one atan2 of a cross and a dot product; it must equal
+    # atan2(wg, hg) - atan2(w, h) for every size >= 0: points, zero width against zero height,
+    # tiny, huge and equal aspect ratios (the difference then is 0, so v and its gradient are 0).
+    sizes = np.array([0.0, 1e-150, 1e-9, 0.5, 1.0, 3.0, 1e9])
+    w, h, wg, hg = (a.ravel() for a in np.meshgrid(sizes, sizes, sizes, sizes))
+    p = np.stack([np.zeros_like(w), np.zeros_like(w), w, h], 1)
+    t = np.stack([np.zeros_like(w), np.zeros_like(w), wg, hg], 1)
+    delta = np.arctan2(wg, hg) - np.arctan2(w, h)
+    v = 4 / math.pi**2 * delta**2
+    iou = 1 - B.iou_loss(p, t, eps=0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        alpha = np.where(v == 0, 0.0, v / (1 - iou + v))
+    expected = B.diou_loss(p, t, eps=0.0) + alpha * v
+    # |error of delta| <= a few ulps of pi / 2; v and alpha v then move by <= 1e-15 absolute
+    np.testing.assert_allclose(B.ciou_loss(p, t, eps=0.0), expected, rtol=0, atol=1e-14)
+    same_aspect = np.isclose(w * hg, h * wg, rtol=1e-15, atol=0) & (w + h > 0) & (wg + hg > 0)
+    assert np.all(
+        B.ciou_loss(p, t, eps=0.0)[same_aspect] == B.diou_loss(p, t, eps=0.0)[same_aspect]
+    )
+
+
+def test_loss_block_is_the_public_loss() -> None:
+    from handgrad.boxes._kernel import loss_block
+
+    p, t = pairs_with_ties(np.random.default_rng(4))
+    for kind, mode in KIND_MODES:
+        loss, grad = np.empty(len(p)), np.empty((4, len(p)))
+        iou = loss_block(
+            p.T.copy(), t.T.copy(), kind=kind, eps=1e-7, mode=mode, loss=loss, grad=grad
+        )
+        fn = getattr(B, f"{kind}_loss_and_grad")
+        ref_loss, ref_grad = fn(p, t, **({"mode": mode} if kind == "ciou" else {}))
+        np.testing.assert_array_equal(loss, ref_loss)
+        np.testing.assert_array_equal(grad.T, ref_grad)
+        np.testing.assert_allclose(iou, 1 - B.iou_loss(p, t), rtol=0, atol=4.5e-16)
+
+
 def test_disjoint_boxes() -> None:
     p, t = np.array([[0.0, 0.0, 1.0, 1.0]]), np.array([[3.0, 0.0, 4.0, 1.0]])
     loss, g = B.iou_loss_and_grad(p, t)

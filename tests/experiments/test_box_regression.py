@@ -202,7 +202,7 @@ def test_step_iou_is_the_librarys_iou():
     anchors, targets = regression_cases(disk_points(3, radius=1.0, seed=2))
     sim = BR._Simulation(BoxRegressionConfig(points=3), "diou", disk_points(3, radius=1.0, seed=2))
     buf = np.empty((5, anchors.shape[0]))
-    ours = BR._iou(np.ascontiguousarray(anchors.T), sim.corners, buf, BR.EPS)
+    ours = BR._iou(np.ascontiguousarray(anchors.T), sim.buf.corners, buf, BR.EPS)
     # the reference is 1 - (1 - IoU): exact to a few spacings of 1.0 (2.2e-16)
     np.testing.assert_allclose(
         ours, 1 - iou_loss(anchors, targets, fmt="cxcywh"), rtol=0, atol=1e-15 * 2

@@ -341,11 +341,23 @@ def _ciou_forward(ov: _Overlap, loss: FloatArray) -> _Aspect:
     r""":math:`L = L_{DIoU} + \alpha v`,
     :math:`v = \frac{4}{\pi^2} (\theta_g - \theta_p)^2`,
     :math:`\theta = \operatorname{atan2}(w, h)`,
-    :math:`\alpha = \frac{v}{1 - \mathrm{IoU} + v + \epsilon}`."""
+    :math:`\alpha = \frac{v}{1 - \mathrm{IoU} + v + \epsilon}`.
+
+    The angle difference is one atan2 of the cross and dot products of (h_g, w_g) and (h, w):
+    :math:`\theta_g - \theta_p = \operatorname{atan2}(w_g h - h_g w,\ h_g h + w_g w)`, exact
+    because both angles lie in [0, pi/2] (sizes are >= 0), so the dot product is >= 0. The dot
+    product is 0 for a point box (w = h = 0, whose angle is taken as 0) and for a zero-width box
+    against a zero-height one: those pairs get the two angles' difference.
+    """
     distance = _diou_forward(ov, loss)
-    theta_p = np.arctan2(ov.w, ov.h)  # (m,)
-    delta = np.arctan2(ov.wg, ov.hg)  # (m,) theta_g - theta_p
-    delta -= theta_p
+    cross = ov.wg * ov.h  # (m,) w_g h - h_g w
+    cross -= ov.hg * ov.w
+    dot = ov.hg * ov.h  # (m,) h_g h + w_g w
+    dot += ov.wg * ov.w
+    delta = np.arctan2(cross, dot)  # (m,) theta_g - theta_p
+    point = dot == 0
+    if point.any():
+        delta[point] = np.arctan2(ov.wg[point], ov.hg[point]) - np.arctan2(ov.w[point], ov.h[point])
     v = delta * delta
     v *= _FOUR_OVER_PI2
     den = np.subtract(1, ov.iou)  # (m,) 1 - IoU + v + eps
@@ -477,8 +489,9 @@ def block(
     scale: float,
     loss: FloatArray,
     grad: FloatArray | None,
-) -> None:
-    """Loss (m,) into ``loss`` and, if ``grad`` is given, d(scale L)/d(p) (4, m) into ``grad``.
+) -> FloatArray:
+    """Loss (m,) into ``loss`` and, if ``grad`` is given, d(scale L)/d(p) (4, m) into ``grad``;
+    returns the IoU (m,), I / (U + eps).
 
     ``p``, ``t``: (4, m) xyxy rows of the predicted and target boxes; ``pair`` from
     :func:`loss_pair`; ``e`` eps in their dtype. Raises :class:`InvalidBlock` when a size is
@@ -490,3 +503,4 @@ def block(
     if grad is not None:
         gx, gy = backward(ov, cache, p.dtype.type(scale))
         _write_coordinate_grads(ov, gx, gy, grad)
+    return ov.iou

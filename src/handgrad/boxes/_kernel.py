@@ -24,7 +24,7 @@ from handgrad._reduction import apply_reduction, reduction_scale
 from handgrad.boxes._iou_family import CIOU_MODES, KINDS, InvalidBlock, block, loss_pair
 from handgrad.boxes.formats import check_valid_boxes, xyxy_grad_to_fmt
 
-__all__ = ["BLOCK", "CIOU_MODES", "KINDS", "fused_iou_loss"]
+__all__ = ["BLOCK", "CIOU_MODES", "KINDS", "block_to_xyxy", "fused_iou_loss", "loss_block"]
 
 BLOCK = 32768  # pairs per block: measured fastest for float32 and float64 (8192: ~12% slower)
 
@@ -34,7 +34,7 @@ FloatArray = NDArray[np.floating]
 # ---- blocks and threads ----------------------------------------------------------------------
 
 
-def _block_to_xyxy(b: FloatArray, fmt: str) -> None:
+def block_to_xyxy(b: FloatArray, fmt: str) -> None:
     """In place: a (4, m) block of boxes in ``fmt`` becomes xyxy (x1 = cx - w/2 as torchvision)."""
     if fmt == "xyxy":
         return
@@ -46,6 +46,26 @@ def _block_to_xyxy(b: FloatArray, fmt: str) -> None:
         half = b[s] * 0.5  # (m,) half width / height
         np.add(b[c], half, out=b[s])  # x2 = cx + w/2
         b[c] -= half  # x1 = cx - w/2
+
+
+def loss_block(
+    p: FloatArray,
+    t: FloatArray,
+    *,
+    kind: str,
+    eps: float,
+    loss: FloatArray,
+    grad: FloatArray,
+    mode: str = "torchvision",
+) -> FloatArray:
+    """One block of pairs through the kernel, for callers that keep (4, m) blocks across calls.
+
+    ``p``, ``t``: (4, m) xyxy rows of valid boxes (not checked); the loss (m,) goes into ``loss``,
+    dL/dp (4, m, unreduced) into ``grad``. Returns the block's IoU = I / (U + eps), shape (m,).
+    The losses' buffers and checks are the caller's, so a loop over the same blocks (gradient
+    descent on fixed targets) allocates no block-sized buffers per step.
+    """
+    return block(p, t, loss_pair(kind, mode), p.dtype.type(eps), 1.0, loss, grad)
 
 
 def fused_iou_loss(
@@ -88,8 +108,8 @@ def fused_iou_loss(
             pb, tb = pbuf[:, :m], tbuf[:, :m]
             np.copyto(pb, pred[i0:i1].T)
             np.copyto(tb, target[i0:i1].T)
-            _block_to_xyxy(pb, fmt)
-            _block_to_xyxy(tb, fmt)
+            block_to_xyxy(pb, fmt)
+            block_to_xyxy(tb, fmt)
             gb = None if gbuf is None else gbuf[:, :m]
             try:
                 # huge coordinates overflow (sizes, area, squared diagonal): reported below

@@ -24,13 +24,15 @@ nothing but the speed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
 from handgrad._checks import check_positive_int, check_real
+from handgrad.boxes._kernel import block_to_xyxy, loss_block
+from handgrad.boxes.formats import xyxy_grad_to_fmt
 
 if TYPE_CHECKING:
     from handgrad.experiments.box_regression import BoxRegressionConfig
@@ -142,17 +144,6 @@ def l1_error(boxes: FloatArray, targets: FloatArray) -> NDArray[np.float64]:
 
 
 # -- the step directions and the update kernel -------------------------------------------------
-def _loss_fn(kind: str, ciou_mode: str) -> Callable[[FloatArray, FloatArray], tuple[Any, Any]]:
-    """``(boxes, targets) -> (per-case loss, gradient w.r.t. boxes)``, both in (x, y, w, h), for
-    the IoU family (``l2`` and ``smooth_l1``: :func:`coordinate_loss_grad`)."""
-    from handgrad import boxes as B
-
-    if kind == "ciou":
-        return lambda p, t: B.ciou_loss_and_grad(p, t, fmt="cxcywh", mode=ciou_mode)
-    fn = getattr(B, f"{kind}_loss_and_grad")
-    return lambda p, t: fn(p, t, fmt="cxcywh")
-
-
 def coordinate_loss_grad(
     kind: str, boxes: FloatArray, targets: FloatArray, out: FloatArray | None = None
 ) -> FloatArray:
@@ -311,48 +302,92 @@ def _paper_code_distance_terms(
         out[3] += alpha * (-8 / np.pi**2 * delta * w)
 
 
+class _Buffers(NamedTuple):
+    """What one block's iterations work in: the targets' fixed forms and scratch, per case."""
+
+    targets: FloatArray  # (4, m) rows x, y, w, h
+    corners: FloatArray  # (5, m) the targets' x1, x2, y1, y2, area (for _iou)
+    target_xyxy: FloatArray  # (4, m) the targets' x1, y1, x2, y2 (for the losses)
+    xyxy: FloatArray  # (4, m) scratch: the boxes' corners
+    grad: FloatArray  # (4, m) scratch: a gradient
+    loss: FloatArray  # (m,) scratch: a loss
+    scratch: FloatArray  # (5, m) scratch
+
+    @classmethod
+    def of(cls, targets: FloatArray) -> _Buffers:
+        """Buffers for the targets (4, m), rows x, y, w, h."""
+        x, y, w, h = targets
+        corners = np.stack([x - w / 2, x + w / 2, y - h / 2, y + h / 2, w * h])  # (5, m)
+        target_xyxy = targets.copy()
+        block_to_xyxy(target_xyxy, "cxcywh")
+        m, dtype = x.shape[0], targets.dtype
+        return cls(
+            targets,
+            corners,
+            target_xyxy,
+            xyxy=np.empty((4, m), dtype),
+            grad=np.empty((4, m), dtype),
+            loss=np.empty(m, dtype),
+            scratch=np.empty((5, m), dtype),
+        )
+
+    def head(self, m: int) -> _Buffers:
+        """The buffers of the first ``m`` cases (the targets repeat every 343 cases)."""
+        return _Buffers._make(a[..., :m] for a in self)
+
+
+def _direction(
+    kind: str, boxes: FloatArray, config: BoxRegressionConfig, buf: _Buffers
+) -> tuple[FloatArray, FloatArray]:
+    """``(IoU, g)``: the IoU (m,) of ``boxes`` (4, m) with their targets and the step's gradient
+    g (4, m) in (x, y, w, h), in ``buf``'s scratch."""
+    if config.gradients == "paper_code" and kind in IOU_FAMILY:
+        iou, direction = paper_code_step(kind, boxes, buf.targets)  # (m,), (4, m)
+        return iou, np.negative(direction, out=direction)  # the step's "gradient"
+    if kind in IOU_FAMILY:  # the library's kernel on the corners, chained back to (x, y, w, h)
+        np.copyto(buf.xyxy, boxes)
+        block_to_xyxy(buf.xyxy, "cxcywh")
+        iou = loss_block(
+            buf.xyxy,
+            buf.target_xyxy,
+            kind=kind,
+            eps=EPS,
+            mode=config.ciou_mode,
+            loss=buf.loss,
+            grad=buf.grad,
+        )
+        xyxy_grad_to_fmt(buf.grad, "cxcywh")
+        return iou, buf.grad
+    g = coordinate_loss_grad(kind, boxes, buf.targets, out=buf.grad)  # (4, m)
+    return _iou(boxes, buf.corners, buf.scratch, EPS), g
+
+
 def _advance(
     kind: str,
     boxes: FloatArray,
-    targets: FloatArray,
-    corners: FloatArray,
+    buf: _Buffers,
     disjoint: NDArray[np.float64],
     t0: int,
     t1: int,
     config: BoxRegressionConfig,
     errors: NDArray[np.float64],
     clamped: NDArray[np.int64],
-    buf: FloatArray,
 ) -> None:
     """Iterations t0+1 .. t1 of one block of whole points, in place.
 
-    ``boxes`` and ``targets`` are (4, m), rows x, y, w, h (the losses get the (m, 4) views
-    ``boxes.T``); ``corners`` (5, m) the targets' x1, x2, y1, y2, area; ``disjoint`` (m / 343,
-    343) 1.0 for the cases that started without overlap. ``boxes`` is updated;
-    ``errors[:, t - t0 - 1]`` (points of the block, iterations, 2) receives each point's (total,
-    disjoint-only) l1 error after iteration t, summed over its 343 cases, and
-    ``clamped[t - t0 - 1]`` the number of w, h values clamped at it. ``buf`` (5, m) is scratch.
+    ``boxes`` is (4, m), rows x, y, w, h, and ``buf`` the block's buffers (its targets among
+    them); ``disjoint`` (m / 343, 343) 1.0 for the cases that started without overlap.
+    ``boxes`` is updated; ``errors[:, t - t0 - 1]`` (points of the block, iterations, 2)
+    receives each point's (total, disjoint-only) l1 error after iteration t, summed over its 343
+    cases, and ``clamped[t - t0 - 1]`` the number of w, h values clamped at it.
     """
-    fn = _loss_fn(kind, config.ciou_mode) if kind in IOU_FAMILY else None
     dt = boxes.dtype.type
     two, floor = dt(2), dt(config.min_size)
     sizes = boxes[2:]  # (2, m) view: w, h
-    diff = buf[:4]  # (4, m) scratch for |B - B_gt|
-    paper_code = config.gradients == "paper_code" and kind in IOU_FAMILY
-    coord = np.empty_like(boxes) if kind in ("l2", "smooth_l1") else None  # (4, m) scratch
+    diff = buf.scratch[:4]  # (4, m) scratch for |B - B_gt|
     for t in range(t0 + 1, t1 + 1):
-        if paper_code:
-            iou, direction = paper_code_step(kind, boxes, targets)  # (m,), (4, m)
-            g = -direction  # (4, m) the step's "gradient"
-        elif coord is not None:
-            g = coordinate_loss_grad(kind, boxes, targets, out=coord)  # (4, m)
-            iou = _iou(boxes, corners, buf, EPS)
-        else:
-            assert fn is not None
-            loss, grad = fn(boxes.T, targets.T)  # (m,), (m, 4) dL/d(x, y, w, h)
-            iou = 1 - loss if kind == "iou" else _iou(boxes, corners, buf, EPS)  # (m,)
-            g = grad.T  # (4, m) view
-        step = two - iou  # (m,) eta (2 - IoU)
+        iou, g = _direction(kind, boxes, config, buf)  # (m,), (4, m)
+        step = np.subtract(two, iou, out=buf.loss)  # (m,) eta (2 - IoU)
         step *= dt(learning_rate(t, config.iterations, config.lrs))
         g *= step
         boxes -= g
@@ -360,7 +395,7 @@ def _advance(
         n_low = int(np.count_nonzero(low))
         if n_low:
             sizes[low] = floor
-        np.subtract(boxes, targets, out=diff)
+        np.subtract(boxes, buf.targets, out=diff)
         np.abs(diff, out=diff)
         per_case = diff[0] + diff[1]  # (m,) l1 error of each case
         per_case += diff[2]
@@ -387,10 +422,7 @@ class _Simulation:
         N = P * CASES_PER_POINT
         self.blocks = [slice(p0, min(P, p0 + bp)) for p0 in range(0, P, bp)]  # of points
         _, targets = _point_block(points[: min(P, bp)], dtype)  # the same in every block
-        self.targets = np.ascontiguousarray(targets.T)  # (4, M) rows x, y, w, h
-        x, y, w, h = self.targets
-        self.corners = np.stack([x - w / 2, x + w / 2, y - h / 2, y + h / 2, w * h])  # (5, M)
-        self.buf = np.empty((5, self.targets.shape[1]), dtype=dtype)  # scratch
+        self.buf = _Buffers.of(np.ascontiguousarray(targets.T))  # (4, M) rows x, y, w, h
         self.boxes = np.empty((4, N), dtype=dtype)  # (4, N) rows x, y, w, h of every case
         self.disjoint = np.empty((P, CASES_PER_POINT))  # 1.0 where the anchor starts disjoint
         T = config.iterations
@@ -416,15 +448,13 @@ class _Simulation:
             _advance(
                 self.kind,
                 self.boxes[:, cases],
-                self.targets[:, :m],
-                self.corners[:, :m],
+                self.buf.head(m),
                 self.disjoint[blk],
                 t0,
                 t1,
                 self.config,
                 self.errors[blk, t0 + 1 : t1 + 1],
                 self.clamped[b, t0 + 1 : t1 + 1],
-                self.buf[:, :m],
             )
         self.t = t1
 
