@@ -20,3 +20,4 @@ def test_readme_python_blocks_run():
     printed = out.getvalue()
     assert "voc07 0.7532467532467533" in printed  # 58/77
     assert "gradient check ok" in printed
+    assert "AP 0.303 AP50 0.505 True" in printed  # image 1 matched (IoU 0.78), image 2 missed
