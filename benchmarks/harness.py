@@ -4,7 +4,10 @@ Each ``benchmarks/bench_<area>.py`` module exposes ``cases() -> list[Case]``. A 
 handgrad callable, its anchors (PyTorch CPU, scikit-learn, pycocotools, a textbook NumPy version...)
 and optional targets ``{anchor: max ratio}``, where ratio = handgrad time / anchor time (lower is
 better: 0.5 means handgrad takes half the anchor's time). An anchor without a target is timed for
-information; ``notes`` can say why (shown in the table's target column).
+information; ``notes`` can say why (shown in the table's target column). A case whose target is
+a wall-clock time rather than a ratio (a whole run that must end within so many seconds) gives
+``budget``: it is reported as the anchor :data:`BUDGET`, whose "time" is the budget and whose
+target ratio is 1.
 
 Timing: ``ROUNDS`` rounds; in each, every callable of the case (handgrad's, then each anchor's)
 gets a pause of ``SETTLE_SECONDS``, ``warmup`` untimed calls (continued, when ``warmup`` > 0,
@@ -54,7 +57,14 @@ class Case:
     notes: dict[str, str] = field(default_factory=dict)  # anchor without a target -> why
     repeats: int = 7
     warmup: int = 2
+    budget: float | None = None  # seconds one call may take (an absolute target), if any
 
+    def __post_init__(self) -> None:
+        if self.budget is not None:
+            self.targets = {**self.targets, BUDGET: 1.0}
+
+
+BUDGET = "time budget"  # the anchor of a case's ``budget``: ratio = handgrad's time / budget
 
 # Idle seconds before timing each callable: longer than OpenBLAS's default spin time (0.1 s).
 SETTLE_SECONDS = 0.3
@@ -118,6 +128,8 @@ def run_case(case: Case) -> Result:
             times[name] += time_calls(fn, per_round, case.warmup)
     timing = {name: Timing(statistics.median(t), min(t), max(t)) for name, t in times.items()}
     ours = timing.pop("")
+    if case.budget is not None:
+        timing[BUDGET] = Timing(case.budget, case.budget, case.budget)
     return Result(case, ours, timing)
 
 

@@ -59,3 +59,26 @@ def test_area_section_states_the_measured_parallel_speedup(no_pauses):
     assert "speedup over one thread, measured before and after these cases: 1.9x, 1.0x" in text
     assert text.startswith("<!-- area:demo -->") and text.endswith("<!-- /area:demo -->")
     assert 0 < harness.blas_parallel_speedup(size=64, repeats=1)
+
+
+def test_a_budget_is_an_anchor_with_target_one(no_pauses, monkeypatch):
+    monkeypatch.setattr(harness, "ROUNDS", 1)
+    now = [0.0]
+    monkeypatch.setattr(harness.time, "perf_counter", lambda: now[0])
+
+    def run() -> None:
+        now[0] += 150.0
+
+    case = Case("demo", "full run", ours=run, anchors={}, repeats=1, warmup=0, budget=180.0)
+    result = run_case(case)
+    assert result.ratio(harness.BUDGET) == 150 / 180
+    assert result.verdicts() == {harness.BUDGET: True}
+    text = harness.area_section(
+        "demo", [result], {"cpu": "CPU", "cores": "2", "numpy": "2"}, (1, 1)
+    )
+    assert (
+        "| full run | 150.00 s [150.00 s, 150.00 s] | time budget | 180.00 s | 0.83x | <= 1x | yes |"
+        in text
+    )
+    slow = run_case(Case("demo", "slow", ours=run, anchors={}, repeats=1, warmup=0, budget=100.0))
+    assert slow.verdicts() == {harness.BUDGET: False}
