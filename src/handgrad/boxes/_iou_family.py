@@ -14,6 +14,9 @@ and this file reads in the same order:
 
 Every forward writes the (m,) loss and returns what its backward needs; every backward receives
 the upstream scale ``s`` (dR/dL of the reduction) and returns d(s L)/d(lengths) along x and y.
+Every (m,) intermediate is written (``out=``) into a row of the caller's
+:class:`~handgrad.boxes._scratch.Scratch`, so that a loop of calls allocates no block-sized
+arrays.
 
 Notation (per pair; ``p`` the predicted box, ``g`` the target, all in xyxy)
 ------------------------------------------------------------------------
@@ -68,6 +71,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from handgrad.boxes._scratch import Scratch
+
 __all__ = ["CIOU_MODES", "KINDS", "InvalidBlock", "block", "loss_pair"]
 
 CIOU_MODES: tuple[str, ...] = ("torchvision", "exact", "paper")
@@ -80,10 +85,12 @@ class InvalidBlock(Exception):
     """A block holds a negative or non-finite size; the caller finds and reports the row."""
 
 
-def _safe(den: FloatArray, e: np.floating) -> None:
+def _safe(den: FloatArray, e: np.floating, scratch: Scratch) -> None:
     """With eps = 0, replace zero denominators by 1 (their numerators are 0: quotient 0)."""
     if e == 0:
-        den[den == 0] = 1
+        zero = np.equal(den, 0, out=scratch.take_mask())
+        den[zero] = 1
+        scratch.give_mask(zero)
 
 
 # ---- 1. the shared part: sizes, intersection, union, IoU ---------------------------------------
@@ -95,6 +102,7 @@ class _Overlap(NamedTuple):
     p: FloatArray  # (4, m) predicted boxes, rows x1, y1, x2, y2
     t: FloatArray  # (4, m) target boxes
     e: np.floating  # eps in the block's dtype
+    scratch: Scratch  # the block's work rows, for the forward and backward that follow
     w: FloatArray  # x2 - x1 of the prediction
     h: FloatArray
     wg: FloatArray  # x2g - x1g of the target
@@ -104,8 +112,7 @@ class _Overlap(NamedTuple):
     iwc: FloatArray  # max(iw, 0): the mask times iw
     ihc: FloatArray
     union: FloatArray  # U = wh + wg hg - I
-    a: FloatArray  # U + eps (1 where that is 0, see _safe)
-    inv_a: FloatArray  # 1 / (U + eps)
+    inv_a: FloatArray  # 1 / (U + eps) (1 where U + eps is 0, see _safe)
     iou: FloatArray  # I / (U + eps)
 
 
@@ -127,34 +134,37 @@ def _sizes_ok(*sizes: FloatArray) -> bool:
     return True
 
 
-def _overlap(p: FloatArray, t: FloatArray, e: np.floating) -> _Overlap:
+def _overlap(p: FloatArray, t: FloatArray, e: np.floating, scratch: Scratch) -> _Overlap:
     """Sizes, intersection, union and IoU of a block; also its input check (raises InvalidBlock).
 
-    ``p``, ``t``: (4, m) xyxy rows of the predicted and target boxes.
+    ``p``, ``t``: (4, m) xyxy rows of the predicted and target boxes; ``scratch`` started for
+    this block.
     """
     x1, y1, x2, y2 = p
     x1g, y1g, x2g, y2g = t
-    w = x2 - x1  # (m,) sizes; NaN, inf, overflow and negative sizes fail the check
-    h = y2 - y1
-    wg = x2g - x1g
-    hg = y2g - y1g
+    w, h, wg, hg, iw, ih, iwc, ihc, union, inv_a, iou, tmp = scratch.take_many(12)
+    np.subtract(x2, x1, out=w)  # (m,) sizes; NaN, inf, overflow and negative sizes fail the check
+    np.subtract(y2, y1, out=h)
+    np.subtract(x2g, x1g, out=wg)
+    np.subtract(y2g, y1g, out=hg)
     if not _sizes_ok(w, h, wg, hg):
         raise InvalidBlock
-    iw = np.minimum(x2, x2g)  # (m,) intersection width, negative when disjoint
-    iw -= np.maximum(x1, x1g)
-    ih = np.minimum(y2, y2g)
-    ih -= np.maximum(y1, y1g)
-    iwc = np.maximum(iw, 0)
-    ihc = np.maximum(ih, 0)
-    inter = iwc * ihc  # (m,) I
-    union = w * h  # (m,) U = wh + wg hg - I
-    union += wg * hg
+    np.minimum(x2, x2g, out=iw)  # (m,) intersection width, negative when disjoint
+    iw -= np.maximum(x1, x1g, out=tmp)  # tmp: (m,) a term, here and below
+    np.minimum(y2, y2g, out=ih)
+    ih -= np.maximum(y1, y1g, out=tmp)
+    np.maximum(iw, 0, out=iwc)
+    np.maximum(ih, 0, out=ihc)
+    inter = np.multiply(iwc, ihc, out=iou)  # (m,) I, then the IoU in place
+    np.multiply(w, h, out=union)  # (m,) U = wh + wg hg - I
+    union += np.multiply(wg, hg, out=tmp)
     union -= inter
-    a = union + e  # (m,) U + eps
-    _safe(a, e)
-    inv_a = 1 / a
-    iou = inter * inv_a
-    return _Overlap(p, t, e, w, h, wg, hg, iw, ih, iwc, ihc, union, a, inv_a, iou)
+    a = np.add(union, e, out=inv_a)  # (m,) U + eps, then its inverse in place
+    _safe(a, e, scratch)
+    np.divide(1, a, out=inv_a)
+    np.multiply(inter, inv_a, out=iou)
+    scratch.give(tmp)
+    return _Overlap(p, t, e, scratch, w, h, wg, hg, iw, ih, iwc, ihc, union, inv_a, iou)
 
 
 def _overlap_backward(
@@ -172,18 +182,23 @@ def _overlap_backward(
 
     ``g_iou``: d(s L)/dIoU, (m,) or a scalar; ``g_union``: the loss's dL/dU outside the IoU.
     """
-    g_u = ov.iou * ov.inv_a  # (m,) dL/dU
+    g_u, g_i, g_iw, side_x = ov.scratch.take_many(4)
+    mask = ov.scratch.take_mask()  # (m,) iw > 0, then ih > 0
+    np.multiply(ov.iou, ov.inv_a, out=g_u)  # (m,) dL/dU
     g_u *= g_iou
     np.negative(g_u, out=g_u)
     if g_union is not None:
         g_u += g_union
-    g_i = ov.inv_a * g_iou  # (m,) dL/dI: direct, minus the path through U
+    np.multiply(ov.inv_a, g_iou, out=g_i)  # (m,) dL/dI: direct, minus the path through U
     g_i -= g_u
-    g_iw = g_i * ov.ihc  # (m,) zero unless both iw > 0 and ih > 0
-    g_iw *= ov.iw > 0
-    g_ih = g_i * ov.iwc
-    g_ih *= ov.ih > 0
-    return _AxisGrads(side=g_u * ov.h, inter=g_iw), _AxisGrads(side=g_u * ov.w, inter=g_ih)
+    np.multiply(g_i, ov.ihc, out=g_iw)  # (m,) zero unless both iw > 0 and ih > 0
+    g_iw *= np.greater(ov.iw, 0, out=mask)
+    g_ih = np.multiply(g_i, ov.iwc, out=g_i)  # in place: dL/dI is not needed after
+    g_ih *= np.greater(ov.ih, 0, out=mask)
+    np.multiply(g_u, ov.h, out=side_x)
+    side_y = np.multiply(g_u, ov.w, out=g_u)  # in place: dL/dU is not needed after
+    ov.scratch.give_mask(mask)
+    return _AxisGrads(side=side_x, inter=g_iw), _AxisGrads(side=side_y, inter=g_ih)
 
 
 # ---- 2. one forward / backward pair per loss ---------------------------------------------------
@@ -203,7 +218,7 @@ def _iou_backward(ov: _Overlap, cache: None, s: np.floating) -> tuple[_AxisGrads
 
 def _log_iou_forward(ov: _Overlap, loss: FloatArray) -> FloatArray:
     r""":math:`L = -\ln \max(\mathrm{IoU}, \epsilon)` (UnitBox); caches the clipped IoU."""
-    clipped = np.maximum(ov.iou, ov.e)  # (m,) (eps > 0 is checked upstream)
+    clipped = np.maximum(ov.iou, ov.e, out=ov.scratch.take())  # (m,) (eps > 0 checked upstream)
     np.log(clipped, out=loss)
     np.negative(loss, out=loss)
     return clipped
@@ -215,20 +230,24 @@ def _log_iou_backward(
     r""":math:`\partial L / \partial \mathrm{IoU}
     = -[\mathrm{IoU} \ge \epsilon] / \max(\mathrm{IoU}, \epsilon)`
     (torch's clamp passes the gradient at IoU = eps)."""
-    g_iou = (ov.iou >= ov.e).astype(clipped.dtype)  # (m,)
+    g_iou = np.greater_equal(ov.iou, ov.e, out=ov.scratch.take())  # (m,) 1.0 or 0.0
     g_iou *= -s
     g_iou /= clipped
-    return _overlap_backward(ov, g_iou)
+    gx, gy = _overlap_backward(ov, g_iou)
+    ov.scratch.give(g_iou)
+    return gx, gy
 
 
 def _enclosing(ov: _Overlap) -> tuple[FloatArray, FloatArray]:
     """(cw, ch), (m,) each: the size of the smallest box enclosing both."""
     x1, y1, x2, y2 = ov.p
     x1g, y1g, x2g, y2g = ov.t
-    cw = np.maximum(x2, x2g)
-    cw -= np.minimum(x1, x1g)
-    ch = np.maximum(y2, y2g)
-    ch -= np.minimum(y1, y1g)
+    cw, ch, low = ov.scratch.take_many(3)
+    np.maximum(x2, x2g, out=cw)
+    cw -= np.minimum(x1, x1g, out=low)  # low: (m,) the lower edge
+    np.maximum(y2, y2g, out=ch)
+    ch -= np.minimum(y1, y1g, out=low)
+    ov.scratch.give(low)
     return cw, ch
 
 
@@ -238,13 +257,15 @@ def _giou_forward(ov: _Overlap, loss: FloatArray) -> tuple[FloatArray, FloatArra
     Caches (cw, ch, C + eps).
     """
     cw, ch = _enclosing(ov)
-    big_c = cw * ch  # (m,) C
-    c_eps = big_c + ov.e  # (m,) C + eps
-    _safe(c_eps, ov.e)
-    penalty = big_c - ov.union  # (m,) (C - U) / (C + eps)
+    big_c, c_eps = ov.scratch.take_many(2)
+    np.multiply(cw, ch, out=big_c)  # (m,) C
+    np.add(big_c, ov.e, out=c_eps)  # (m,) C + eps
+    _safe(c_eps, ov.e, ov.scratch)
+    penalty = np.subtract(big_c, ov.union, out=big_c)  # (m,) (C - U) / (C + eps), in place of C
     penalty /= c_eps
     np.subtract(1, ov.iou, out=loss)
     loss += penalty
+    ov.scratch.give(penalty)
     return cw, ch, c_eps
 
 
@@ -256,14 +277,18 @@ def _giou_backward(
     :math:`\partial L/\partial C = \frac{U + \epsilon}{(C + \epsilon)^2}`,
     :math:`\partial C/\partial c_w = c_h`."""
     cw, ch, c_eps = cache
-    inv_c = 1 / c_eps  # (m,)
-    gx, gy = _overlap_backward(ov, -s, g_union=inv_c * -s)
-    g_c = ov.union + ov.e  # (m,) dL/dC = (U + eps) / (C + eps)^2; U + eps as it is (0 for two
-    g_c *= inv_c  # empty boxes with eps = 0), not the safe denominator ov.a
+    inv_c, g_union = ov.scratch.take_many(2)
+    np.divide(1, c_eps, out=inv_c)  # (m,)
+    gx, gy = _overlap_backward(ov, -s, g_union=np.multiply(inv_c, -s, out=g_union))
+    # dL/dC = (U + eps) / (C + eps)^2 with U + eps as it is (0 for two empty boxes with eps = 0),
+    # not the IoU's safe denominator; in the row of dL/dU, not needed after
+    g_c = np.add(ov.union, ov.e, out=g_union)  # (m,)
+    g_c *= inv_c
     g_c *= inv_c
     g_c *= s
-    gx.enclosing = g_c * ch
-    gy.enclosing = g_c * cw
+    gx.enclosing = np.multiply(g_c, ch, out=ov.scratch.take())
+    gy.enclosing = np.multiply(g_c, cw, out=g_c)  # in place: dL/dC is not needed after
+    ov.scratch.give(inv_c)
     return gx, gy
 
 
@@ -283,25 +308,29 @@ def _diou_forward(ov: _Overlap, loss: FloatArray) -> _Distance:
     x1, y1, x2, y2 = ov.p
     x1g, y1g, x2g, y2g = ov.t
     cw, ch = _enclosing(ov)
-    c2 = cw * cw  # (m,) squared enclosing diagonal + eps
-    c2 += ch * ch
+    c2, dx, dy, rho2, tmp = ov.scratch.take_many(5)
+    np.multiply(cw, cw, out=c2)  # (m,) squared enclosing diagonal + eps
+    c2 += np.multiply(ch, ch, out=tmp)  # tmp: (m,) a term, here and below
     c2 += ov.e
-    _safe(c2, ov.e)
-    dx = x1 + x2  # (m,) centre offsets
-    dx -= x1g + x2g
+    _safe(c2, ov.e, ov.scratch)
+    np.add(x1, x2, out=dx)  # (m,) centre offsets
+    dx -= np.add(x1g, x2g, out=tmp)
     dx *= 0.5
-    dy = y1 + y2
-    dy -= y1g + y2g
+    np.add(y1, y2, out=dy)
+    dy -= np.add(y1g, y2g, out=tmp)
     dy *= 0.5
-    rho2 = dx * dx
-    rho2 += dy * dy
-    inv_c2 = 1 / c2
+    np.multiply(dx, dx, out=rho2)
+    rho2 += np.multiply(dy, dy, out=tmp)
+    inv_c2 = np.divide(1, c2, out=c2)  # in place: c^2 is not needed after
     np.subtract(1, ov.iou, out=loss)
-    loss += rho2 * inv_c2
+    loss += np.multiply(rho2, inv_c2, out=tmp)
+    ov.scratch.give(tmp)
     return _Distance(cw, ch, dx, dy, rho2, inv_c2)
 
 
-def _distance_backward(d: _Distance, s: np.floating, gx: _AxisGrads, gy: _AxisGrads) -> None:
+def _distance_backward(
+    d: _Distance, s: np.floating, gx: _AxisGrads, gy: _AxisGrads, scratch: Scratch
+) -> None:
     r"""Add the gradients of :math:`\rho^2 / c^2` (DIoU's and CIoU's penalty) to ``gx``, ``gy``.
 
     .. math::
@@ -309,21 +338,22 @@ def _distance_backward(d: _Distance, s: np.floating, gx: _AxisGrads, gy: _AxisGr
         \frac{\partial L}{\partial x_1} = \frac{\partial L}{\partial x_2}
         = \frac{\partial L}{\partial d_x} \frac{1}{2} = \frac{d_x}{c^2}
     """
-    g_c2 = d.rho2 * d.inv_c2  # (m,) 2 dL/dc^2
+    g_c2, g_cw, g_dx, g_dy = scratch.take_many(4)
+    np.multiply(d.rho2, d.inv_c2, out=g_c2)  # (m,) 2 dL/dc^2
     g_c2 *= d.inv_c2
     g_c2 *= -2 * s
-    gx.enclosing = g_c2 * d.cw
-    gy.enclosing = g_c2 * d.ch
-    gx.centre = d.dx * d.inv_c2
+    gx.enclosing = np.multiply(g_c2, d.cw, out=g_cw)
+    gy.enclosing = np.multiply(g_c2, d.ch, out=g_c2)  # in place: dL/dc^2 is not needed after
+    gx.centre = np.multiply(d.dx, d.inv_c2, out=g_dx)
     gx.centre *= s
-    gy.centre = d.dy * d.inv_c2
+    gy.centre = np.multiply(d.dy, d.inv_c2, out=g_dy)
     gy.centre *= s
 
 
 def _diou_backward(ov: _Overlap, d: _Distance, s: np.floating) -> tuple[_AxisGrads, _AxisGrads]:
     r""":math:`\partial L / \partial \mathrm{IoU} = -1`, then the distance term."""
     gx, gy = _overlap_backward(ov, -s)
-    _distance_backward(d, s, gx, gy)
+    _distance_backward(d, s, gx, gy, ov.scratch)
     return gx, gy
 
 
@@ -350,22 +380,25 @@ def _ciou_forward(ov: _Overlap, loss: FloatArray) -> _Aspect:
     against a zero-height one: those pairs get the two angles' difference.
     """
     distance = _diou_forward(ov, loss)
-    cross = ov.wg * ov.h  # (m,) w_g h - h_g w
-    cross -= ov.hg * ov.w
-    dot = ov.hg * ov.h  # (m,) h_g h + w_g w
-    dot += ov.wg * ov.w
-    delta = np.arctan2(cross, dot)  # (m,) theta_g - theta_p
-    point = dot == 0
+    cross, dot, den, alpha, tmp = ov.scratch.take_many(5)
+    np.multiply(ov.wg, ov.h, out=cross)  # (m,) w_g h - h_g w
+    cross -= np.multiply(ov.hg, ov.w, out=tmp)  # tmp: (m,) a term, here and below
+    np.multiply(ov.hg, ov.h, out=dot)  # (m,) h_g h + w_g w
+    dot += np.multiply(ov.wg, ov.w, out=tmp)
+    delta = np.arctan2(cross, dot, out=cross)  # (m,) theta_g - theta_p, in place of the cross
+    point = np.equal(dot, 0, out=ov.scratch.take_mask())
     if point.any():
         delta[point] = np.arctan2(ov.wg[point], ov.hg[point]) - np.arctan2(ov.w[point], ov.h[point])
-    v = delta * delta
+    v = np.multiply(delta, delta, out=dot)  # (m,) in place of the dot product, not needed after
     v *= _FOUR_OVER_PI2
-    den = np.subtract(1, ov.iou)  # (m,) 1 - IoU + v + eps
+    np.subtract(1, ov.iou, out=den)  # (m,) 1 - IoU + v + eps
     den += v
     den += ov.e
-    _safe(den, ov.e)
-    alpha = v / den
-    loss += alpha * v
+    _safe(den, ov.e, ov.scratch)
+    np.divide(v, den, out=alpha)
+    loss += np.multiply(alpha, v, out=tmp)
+    ov.scratch.give(tmp)
+    ov.scratch.give_mask(point)
     return _Aspect(distance, delta, v, alpha, den)
 
 
@@ -387,14 +420,17 @@ def _ciou_backward(
     exact = mode == "exact"
     g_iou: FloatArray | np.floating = -s
     if exact:
-        g_iou = c.alpha * c.alpha  # (m,) -1 + alpha^2
+        g_iou = np.multiply(c.alpha, c.alpha, out=ov.scratch.take())  # (m,) -1 + alpha^2
         g_iou *= s
         g_iou -= s
     gx, gy = _overlap_backward(ov, g_iou)
-    _distance_backward(c.distance, s, gx, gy)
-    g_theta = c.alpha * s  # (m,) dL/dv, then dL/dtheta_p
+    if isinstance(g_iou, np.ndarray):
+        ov.scratch.give(g_iou)
+    _distance_backward(c.distance, s, gx, gy, ov.scratch)
+    g_theta, tmp = ov.scratch.take_many(2)
+    np.multiply(c.alpha, s, out=g_theta)  # (m,) dL/dv, then dL/dtheta_p
     if exact:
-        dv = np.subtract(1, ov.iou)  # (m,) v (1 - IoU + eps) / den^2
+        dv = np.subtract(1, ov.iou, out=tmp)  # (m,) v (1 - IoU + eps) / den^2
         dv += ov.e
         dv *= c.v
         dv /= c.den
@@ -404,12 +440,16 @@ def _ciou_backward(
     g_theta *= c.delta
     g_theta *= -2 * _FOUR_OVER_PI2
     if mode != "paper":
-        r2 = ov.w * ov.w  # (m,) w^2 + h^2
-        r2 += ov.h * ov.h
-        r2[r2 == 0] = 1  # point box: zero angle gradient
+        r2 = np.multiply(ov.w, ov.w, out=ov.scratch.take())  # (m,) w^2 + h^2
+        r2 += np.multiply(ov.h, ov.h, out=tmp)  # tmp: (m,) a term
+        zero = np.equal(r2, 0, out=ov.scratch.take_mask())  # point box: zero angle gradient
+        r2[zero] = 1
         g_theta /= r2
-    gx.side += g_theta * ov.h
-    gy.side -= g_theta * ov.w
+        ov.scratch.give(r2)
+        ov.scratch.give_mask(zero)
+    gx.side += np.multiply(g_theta, ov.h, out=tmp)
+    gy.side -= np.multiply(g_theta, ov.w, out=tmp)
+    ov.scratch.give(g_theta, tmp)
     return gx, gy
 
 
@@ -443,6 +483,7 @@ def _write_axis(
     g: _AxisGrads,
     out_lo: FloatArray,
     out_hi: FloatArray,
+    scratch: Scratch,
 ) -> None:
     """dL/d(x1), dL/d(x2) of one axis into ``out_lo``, ``out_hi`` (ties split as torch does).
 
@@ -450,16 +491,17 @@ def _write_axis(
     x1 gets -S - D sign(x1 - x1g), x2 gets S - D sign(x2 - x2g) (sign 0 at a tie: weight 1/2),
     plus the centre term.
     """
+    big_s, half_d, sg = scratch.take_many(3)
     if g.enclosing is None:  # Q = 0
-        half_d = g.inter * 0.5  # (m,) D
-        big_s = g.side + half_d  # (m,) S
+        np.multiply(g.inter, 0.5, out=half_d)  # (m,) D
+        np.add(g.side, half_d, out=big_s)  # (m,) S
     else:
-        big_s = g.inter + g.enclosing
+        np.add(g.inter, g.enclosing, out=big_s)
         big_s *= 0.5
         big_s += g.side
-        half_d = g.inter - g.enclosing
+        np.subtract(g.inter, g.enclosing, out=half_d)
         half_d *= 0.5
-    sg = np.subtract(lo, lo_t)  # (m,) sign(x1 - x1g) D
+    np.subtract(lo, lo_t, out=sg)  # (m,) sign(x1 - x1g) D
     np.sign(sg, out=sg)
     sg *= half_d
     np.negative(big_s, out=out_lo)
@@ -471,14 +513,15 @@ def _write_axis(
     if g.centre is not None:
         out_lo += g.centre
         out_hi += g.centre
+    scratch.give(big_s, half_d, sg)
 
 
 def _write_coordinate_grads(ov: _Overlap, gx: _AxisGrads, gy: _AxisGrads, grad: FloatArray) -> None:
     """dL/d(pred xyxy) of a block into ``grad`` (4, m), from the gradients along x and y."""
     x1, y1, x2, y2 = ov.p
     x1g, y1g, x2g, y2g = ov.t
-    _write_axis(x1, x1g, x2, x2g, gx, grad[0], grad[2])
-    _write_axis(y1, y1g, y2, y2g, gy, grad[1], grad[3])
+    _write_axis(x1, x1g, x2, x2g, gx, grad[0], grad[2], ov.scratch)
+    _write_axis(y1, y1g, y2, y2g, gy, grad[1], grad[3], ov.scratch)
 
 
 def block(
@@ -489,16 +532,18 @@ def block(
     scale: float,
     loss: FloatArray,
     grad: FloatArray | None,
+    scratch: Scratch,
 ) -> FloatArray:
     """Loss (m,) into ``loss`` and, if ``grad`` is given, d(scale L)/d(p) (4, m) into ``grad``;
-    returns the IoU (m,), I / (U + eps).
+    returns the IoU (m,), I / (U + eps), a row of ``scratch`` (valid until its next use).
 
     ``p``, ``t``: (4, m) xyxy rows of the predicted and target boxes; ``pair`` from
-    :func:`loss_pair`; ``e`` eps in their dtype. Raises :class:`InvalidBlock` when a size is
-    negative or not finite.
+    :func:`loss_pair`; ``e`` eps in their dtype; ``scratch`` the work rows of this thread (any
+    previous size). Raises :class:`InvalidBlock` when a size is negative or not finite.
     """
     forward, backward = pair
-    ov = _overlap(p, t, e)
+    scratch.start(p.shape[1], p.dtype)
+    ov = _overlap(p, t, e, scratch)
     cache = forward(ov, loss)
     if grad is not None:
         gx, gy = backward(ov, cache, p.dtype.type(scale))

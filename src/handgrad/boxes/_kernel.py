@@ -6,9 +6,10 @@ transposed, contiguous (4, m) buffers (rows x1, y1, x2, y2: contiguous column vi
 than strided ``boxes[:, k]``), converted to xyxy, and handed to
 :func:`handgrad.boxes._iou_family.block` (the math: shared part, one forward / backward pair per
 loss, coordinate step), and the gradient block is written back with one transposed copy. A
-block's temporaries (about 30 arrays of m floats) stay in the CPU's caches instead of streaming
-through memory. Many pairs are cut into contiguous parts, one per thread
-(:mod:`handgrad._parallel`), each walking its own blocks with buffers of its own.
+block's temporaries (about 30 arrays of m floats, rows of a
+:class:`~handgrad.boxes._scratch.Scratch` reused from block to block) stay in the CPU's caches
+instead of streaming through memory. Many pairs are cut into contiguous parts, one per thread
+(:mod:`handgrad._parallel`), each walking its own blocks with buffers and scratch of its own.
 
 Box sizes are checked block by block as a by-product of the forward pass (no extra pass over
 the input); a bad block sends the caller back to the full row-by-row check for its message.
@@ -22,9 +23,18 @@ from numpy.typing import NDArray
 from handgrad import _parallel
 from handgrad._reduction import apply_reduction, reduction_scale
 from handgrad.boxes._iou_family import CIOU_MODES, KINDS, InvalidBlock, block, loss_pair
+from handgrad.boxes._scratch import Scratch
 from handgrad.boxes.formats import check_valid_boxes, xyxy_grad_to_fmt
 
-__all__ = ["BLOCK", "CIOU_MODES", "KINDS", "block_to_xyxy", "fused_iou_loss", "loss_block"]
+__all__ = [
+    "BLOCK",
+    "CIOU_MODES",
+    "KINDS",
+    "Scratch",
+    "block_to_xyxy",
+    "fused_iou_loss",
+    "loss_block",
+]
 
 BLOCK = 32768  # pairs per block: measured fastest for float32 and float64 (8192: ~12% slower)
 
@@ -57,15 +67,20 @@ def loss_block(
     loss: FloatArray,
     grad: FloatArray,
     mode: str = "torchvision",
+    scratch: Scratch | None = None,
 ) -> FloatArray:
     """One block of pairs through the kernel, for callers that keep (4, m) blocks across calls.
 
     ``p``, ``t``: (4, m) xyxy rows of valid boxes (not checked); the loss (m,) goes into ``loss``,
-    dL/dp (4, m, unreduced) into ``grad``. Returns the block's IoU = I / (U + eps), shape (m,).
-    The losses' buffers and checks are the caller's, so a loop over the same blocks (gradient
-    descent on fixed targets) allocates no block-sized buffers per step.
+    dL/dp (4, m, unreduced) into ``grad``. Returns the block's IoU = I / (U + eps), shape (m,),
+    a row of ``scratch`` (valid until the next call with it). The losses' buffers and checks are
+    the caller's, and so is ``scratch`` (the kernel's work rows; a fresh one if None), so a loop
+    over the same blocks (gradient descent on fixed targets) that passes the same ``scratch``
+    allocates no block-sized buffers per step.
     """
-    return block(p, t, loss_pair(kind, mode), p.dtype.type(eps), 1.0, loss, grad)
+    if scratch is None:
+        scratch = Scratch()
+    return block(p, t, loss_pair(kind, mode), p.dtype.type(eps), 1.0, loss, grad, scratch)
 
 
 def fused_iou_loss(
@@ -102,6 +117,7 @@ def fused_iou_loss(
         pbuf = np.empty((4, m_max), dtype=dtype)  # (4, m) transposed block of pred (then xyxy)
         tbuf = np.empty((4, m_max), dtype=dtype)
         gbuf = np.empty((4, m_max), dtype=dtype) if want_grad else None  # (4, m) gradient block
+        scratch = Scratch()  # the kernel's (m,) work rows, this part's own
         for i0 in range(part.start, part.stop, BLOCK):
             i1 = min(part.stop, i0 + BLOCK)
             m = i1 - i0
@@ -114,7 +130,7 @@ def fused_iou_loss(
             try:
                 # huge coordinates overflow (sizes, area, squared diagonal): reported below
                 with np.errstate(over="ignore", invalid="ignore"):
-                    block(pb, tb, pair, e, scale, loss[i0:i1], gb)
+                    block(pb, tb, pair, e, scale, loss[i0:i1], gb, scratch)
             except InvalidBlock:
                 check_valid_boxes(pred, "pred", fmt)
                 check_valid_boxes(target, "target", fmt)

@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from handgrad._checks import check_positive_int, check_real
-from handgrad.boxes._kernel import block_to_xyxy, loss_block
+from handgrad.boxes._kernel import Scratch, block_to_xyxy, loss_block
 from handgrad.boxes.formats import xyxy_grad_to_fmt
 
 if TYPE_CHECKING:
@@ -312,6 +312,7 @@ class _Buffers(NamedTuple):
     grad: FloatArray  # (4, m) scratch: a gradient
     loss: FloatArray  # (m,) scratch: a loss
     scratch: FloatArray  # (5, m) scratch
+    kernel: Scratch  # the loss kernel's (m,) work rows, kept across iterations (any m)
 
     @classmethod
     def of(cls, targets: FloatArray) -> _Buffers:
@@ -329,11 +330,13 @@ class _Buffers(NamedTuple):
             grad=np.empty((4, m), dtype),
             loss=np.empty(m, dtype),
             scratch=np.empty((5, m), dtype),
+            kernel=Scratch(),
         )
 
     def head(self, m: int) -> _Buffers:
         """The buffers of the first ``m`` cases (the targets repeat every 343 cases)."""
-        return _Buffers._make(a[..., :m] for a in self)
+        *arrays, kernel = self  # the kernel's work rows serve any m
+        return _Buffers._make([*(a[..., :m] for a in arrays), kernel])
 
 
 def _direction(
@@ -355,6 +358,7 @@ def _direction(
             mode=config.ciou_mode,
             loss=buf.loss,
             grad=buf.grad,
+            scratch=buf.kernel,
         )
         xyxy_grad_to_fmt(buf.grad, "cxcywh")
         return iou, buf.grad
