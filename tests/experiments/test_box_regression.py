@@ -397,9 +397,10 @@ def test_paper_code_step_differs_from_the_gradient_as_documented():
     np.testing.assert_allclose(s[:, 0], -grad * [1, 1, 2, 2], rtol=1e-12)
 
 
-def test_with_the_papers_code_steps_every_finding_holds():
+def test_with_the_papers_code_steps_every_finding_holds_on_a_small_grid():
     # gradients="paper_code" on 20 points: DIoU 16.6 and CIoU 16.5 against GIoU 7079 and IoU
-    # 26573 after 200 iterations; at iteration 40: 3153, 2068 against 17620
+    # 26573 after 200 iterations; at iteration 40: 3153, 2068 against 17620. On the full grid
+    # (5,000 points) four of the five hold: CIoU ends 0.4% above DIoU (4,136 against 4,121).
     cfg = BoxRegressionConfig(points=20, gradients="paper_code", losses=BR.IOU_FAMILY)
     rows = {"results": [], "error_maps": []}
     for loss in cfg.losses:
