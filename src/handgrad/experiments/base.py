@@ -14,7 +14,7 @@ a unit resumed from a checkpoint ends with the same rows, bit for bit, as one th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -133,3 +133,18 @@ def load_optimizer_state(optimizer: Any, state: Mapping[str, Any]) -> None:
         {k: v.copy() if hasattr(v, "copy") and hasattr(v, "shape") else v for k, v in st.items()}
         for st in state["state"]
     ]
+
+
+def finding_notes(findings: Mapping[str, bool], missing: Sequence[str], what: str) -> list[str]:
+    """The summary's notes on a verdict's findings: which held, which did not, and which ``what``
+    (e.g. "losses") the run lacked to test them."""
+    notes = []
+    held = [k for k, v in findings.items() if v]
+    failed = [k for k, v in findings.items() if not v]
+    if held:
+        notes.append("Held: " + "; ".join(held) + ".")
+    if failed:
+        notes.append("Did not hold: " + "; ".join(failed) + ".")
+    if missing:
+        notes.append(f"Not tested ({what} missing from this run): " + ", ".join(missing) + ".")
+    return notes

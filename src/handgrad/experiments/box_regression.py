@@ -83,7 +83,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from handgrad._checks import check_choice, check_positive_int, check_real
-from handgrad.experiments.base import Checkpoint, Experiment, Progress, Rows, Verdict
+from handgrad.experiments.base import Checkpoint, Experiment, Progress, Rows, Verdict, finding_notes
 from handgrad.experiments.box_regression_simulation import (
     ANCHOR_AREAS,
     ASPECT_RATIOS,
@@ -414,14 +414,7 @@ def judge(config: BoxRegressionConfig, rows: Rows) -> Verdict:
             f"Reduced setup: {config.points} points, radius {config.radius:g}, {T} iterations "
             "(the paper: 5,000 points, radius 3, 200 iterations)."
         )
-    held = [k for k, v in findings.items() if v]
-    failed = [k for k, v in findings.items() if not v]
-    if held:
-        notes.append("Held: " + "; ".join(held) + ".")
-    if failed:
-        notes.append("Did not hold: " + "; ".join(failed) + ".")
-    if missing:
-        notes.append("Not tested (losses missing from this run): " + ", ".join(missing) + ".")
+    notes += finding_notes(findings, missing, "losses")
     reproduced = not missing and all(findings.values())
     return Verdict(measured=measured, reproduced=reproduced, rule=rule, notes=tuple(notes))
 

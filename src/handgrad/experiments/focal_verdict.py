@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from handgrad.experiments.base import Rows, Verdict
+from handgrad.experiments.base import Rows, Verdict, finding_notes
 
 if TYPE_CHECKING:
     from handgrad.experiments.focal_vs_ce import FocalVsCEConfig
@@ -164,14 +164,7 @@ def _notes(
         "anchors, not RetinaNet on COCO: the findings are checked for this task only.",
         "alpha is NaN in results.csv for the losses without alpha weighting (ce).",
     ]
-    held = [k for k, v in findings.items() if v]
-    failed = [k for k, v in findings.items() if not v]
-    if held:
-        notes.append("Held: " + "; ".join(held) + ".")
-    if failed:
-        notes.append("Did not hold: " + "; ".join(failed) + ".")
-    if missing:
-        notes.append("Not tested (settings missing from this run): " + ", ".join(missing) + ".")
+    notes += finding_notes(findings, missing, "settings")
     return notes
 
 
